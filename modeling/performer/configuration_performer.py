@@ -1,0 +1,152 @@
+"""Configuration of the Cadenza performer (paper §3.2): a BERT-like masked-token encoder."""
+
+from dataclasses import field
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+
+# Sizes of the two published settings. "paper" is §4.2 (12 layers, 12 heads, hidden 768, dropout 10%);
+# the paper does not state the feed-forward width, so the usual 4 * hidden is used.
+PERFORMER_PRESETS: dict[str, dict] = {
+    "paper": {
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "hidden_size": 768,
+        "intermediate_size": 3072,
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+    },
+    "small": {
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "hidden_size": 256,
+        "intermediate_size": 1024,
+    },
+}
+
+
+@strict
+class CadenzaPerformerConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`CadenzaPerformerModel`] and [`CadenzaPerformerForMaskedLM`].
+
+    The performer reads PerTok token ids in which every velocity and microtiming token was replaced by
+    `mask_token_id`, and predicts the performance token at each masked slot (paper §3.2).
+
+    Args:
+        vocab_size (`int`, *optional*, defaults to 320):
+            Size of the PerTok vocabulary.
+        hidden_size (`int`, *optional*, defaults to 256):
+            Width of the embeddings and of every encoder layer.
+        num_hidden_layers (`int`, *optional*, defaults to 4):
+            Number of transformer encoder layers.
+        num_attention_heads (`int`, *optional*, defaults to 4):
+            Number of attention heads per layer; must divide `hidden_size`.
+        intermediate_size (`int`, *optional*, defaults to 1024):
+            Width of the feed-forward block inside each layer.
+        hidden_act (`str`, *optional*, defaults to `"gelu"`):
+            Activation of the feed-forward block (any key of `transformers.activations.ACT2FN`).
+        hidden_dropout_prob (`float`, *optional*, defaults to 0.1):
+            Dropout on the embeddings and on the output of every attention / feed-forward block.
+        attention_probs_dropout_prob (`float`, *optional*, defaults to 0.1):
+            Dropout on the attention probabilities.
+        max_position_embeddings (`int`, *optional*, defaults to 1024):
+            Number of rows of the fixed sinusoidal position table, i.e. the longest accepted sequence.
+        layer_norm_eps (`float`, *optional*, defaults to 1e-12):
+            Epsilon of every LayerNorm. 1e-12 is `BertConfig`'s value, so the performer and a stock BERT of the
+            same size are numerically like-for-like (LayerNorm runs in float32 under autocast, so no underflow).
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal initialisation of linear and embedding weights.
+        pad_token_id (`int`, *optional*, defaults to 0):
+            Id of the padding token (PerTok `PAD_None`).
+        mask_token_id (`int`, *optional*, defaults to 3):
+            Id of the `[MASK]` token written over every velocity / microtiming slot (PerTok `MASK_None`).
+        tie_word_embeddings (`bool`, *optional*, defaults to `True`):
+            Tie the output projection to the input token embedding (paper §3.2).
+        velocity_token_ids (`list[int]`, *optional*, defaults to `[]`):
+            Ids of the tokenizer's velocity tokens; [`~CadenzaPerformerForMaskedLM.fill_performance`] only writes
+            these into velocity slots.
+        microtiming_token_ids (`list[int]`, *optional*, defaults to `[]`):
+            Ids of the tokenizer's microtiming tokens; only these are written into microtiming slots.
+
+    Example:
+
+    ```python
+    >>> from cadenza_hf.modeling.performer import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM
+
+    >>> config = CadenzaPerformerConfig(
+    ...     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+    ...     velocity_token_ids=[10, 11, 12], microtiming_token_ids=[20, 21],
+    ... )
+    >>> model = CadenzaPerformerForMaskedLM(config)
+    >>> model.config.model_type
+    'cadenza_performer'
+    >>> CadenzaPerformerConfig.from_preset("paper").hidden_size
+    768
+    ```
+    """
+
+    model_type = "cadenza_performer"
+
+    vocab_size: int = 320
+    hidden_size: int = 256
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    intermediate_size: int = 1024
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float | int = 0.1
+    attention_probs_dropout_prob: float | int = 0.1
+    max_position_embeddings: int = 1024
+    layer_norm_eps: float = 1e-12
+    initializer_range: float = 0.02
+    pad_token_id: int | None = 0
+    mask_token_id: int = 3
+    tie_word_embeddings: bool = True
+    velocity_token_ids: list[int] = field(default_factory=list)
+    microtiming_token_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "CadenzaPerformerConfig":
+        """Build a config from a named size preset (`"paper"` or `"small"`); `overrides` win over the preset."""
+        if name not in PERFORMER_PRESETS:
+            raise ValueError(f"Unknown performer preset {name!r}; choose one of {sorted(PERFORMER_PRESETS)}.")
+        return cls(**{**PERFORMER_PRESETS[name], **overrides})
+
+    def validate_architecture(self):
+        """Part of `@strict` validation: sizes, token ids and the two performance-token families."""
+        super().validate_architecture()
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"`{name}` must be positive, got {getattr(self, name)}.")
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(
+                f"`hidden_size` ({self.hidden_size}) must be divisible by `num_attention_heads` "
+                f"({self.num_attention_heads})."
+            )
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
+        self._check_token_ids()
+
+    def _check_token_ids(self):
+        specials = {"pad_token_id": self.pad_token_id, "mask_token_id": self.mask_token_id}
+        for name, value in specials.items():
+            if value is not None and not 0 <= value < self.vocab_size:
+                raise ValueError(f"`{name}` must be in [0, {self.vocab_size}), got {value}.")
+        for name in ("velocity_token_ids", "microtiming_token_ids"):
+            ids = getattr(self, name)
+            bad = [i for i in ids if not 0 <= i < self.vocab_size or i in specials.values()]
+            if bad:
+                raise ValueError(
+                    f"`{name}` must hold ids in [0, {self.vocab_size}) other than pad/mask, got {bad}."
+                )
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"`{name}` holds duplicate ids: {ids}.")
+        shared = sorted(set(self.velocity_token_ids) & set(self.microtiming_token_ids))
+        if shared:
+            raise ValueError(f"`velocity_token_ids` and `microtiming_token_ids` must be disjoint, both hold {shared}.")
+
+
+__all__ = ["PERFORMER_PRESETS", "CadenzaPerformerConfig"]

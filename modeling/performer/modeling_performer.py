@@ -1,0 +1,366 @@
+"""The Cadenza performer (paper §3.2): a bidirectional transformer encoder that fills masked velocity and
+microtiming slots of a PerTok sequence.
+
+Architecture (Vaswani et al. 2017, post-LayerNorm, as BERT): token embedding scaled by sqrt(hidden) plus a fixed
+sinusoidal position table, LayerNorm and dropout; `num_hidden_layers` encoder layers (self-attention and a
+feed-forward block, each followed by dropout, a residual add and LayerNorm); an output projection tied to the token
+embedding. The training loss is cross-entropy on the masked (labelled) positions only.
+"""
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from .configuration_performer import CadenzaPerformerConfig
+
+
+def sinusoidal_position_table(num_positions: int, dim: int) -> torch.Tensor:
+    """Fixed position table of Vaswani et al.: `table[p, 2i] = sin(p / 10000^(2i/dim))`, `table[p, 2i+1] = cos(...)`.
+
+    Returns a float32 tensor of shape `(num_positions, dim)`.
+    """
+    positions = torch.arange(num_positions, dtype=torch.float32)[:, None]  # (P, 1)
+    inv_freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (ceil(dim/2),)
+    angles = positions * inv_freq  # (P, ceil(dim/2))
+    # interleave sin/cos: (P, ceil(dim/2), 2) -> (P, 2 * ceil(dim/2)), then drop the extra column when dim is odd
+    return torch.stack((angles.sin(), angles.cos()), dim=-1).flatten(1)[:, :dim]
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference attention for `attn_implementation="eager"`; inputs `(batch, heads, seq, head_dim)`."""
+    attn_weights = torch.matmul(query, key.transpose(2, 3)) * scaling  # (B, H, T, T)
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask  # additive float mask from `create_bidirectional_mask`
+    attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    attn_weights = F.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()  # (B, T, H, D)
+    return attn_output, attn_weights
+
+
+class CadenzaPerformerEmbeddings(nn.Module):
+    """Token embedding (scaled by sqrt(hidden_size)) plus the fixed sinusoidal position table, then LayerNorm."""
+
+    def __init__(self, config: CadenzaPerformerConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        # Vaswani et al. scale the embedding so that a 0.02-std token vector is not drowned by the unit-amplitude
+        # sinusoids (the embedding is tied to the output projection, so it keeps its small init scale).
+        self.scale = math.sqrt(config.hidden_size)
+        # Not persistent: it is a pure function of the config. `_init_weights` re-creates it after `from_pretrained`
+        # (which builds the model on the meta device and would otherwise leave garbage here).
+        self.register_buffer(
+            "position_table",
+            sinusoidal_position_table(config.max_position_embeddings, config.hidden_size),
+            persistent=False,
+        )
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.LongTensor, position_ids: torch.LongTensor | None = None) -> torch.Tensor:
+        seq_len = input_ids.shape[1]
+        if position_ids is None and seq_len > self.position_table.shape[0]:
+            raise ValueError(
+                f"Sequence length {seq_len} exceeds `max_position_embeddings` ({self.position_table.shape[0]})."
+            )
+        positions = self.position_table[:seq_len] if position_ids is None else self.position_table[position_ids]
+        embeddings = self.word_embeddings(input_ids) * self.scale + positions.to(self.word_embeddings.weight.dtype)
+        return self.dropout(self.LayerNorm(embeddings))  # (B, T, hidden)
+
+
+class CadenzaPerformerAttention(nn.Module):
+    """Bidirectional multi-head self-attention with a fused QKV projection, dispatched through the
+    transformers attention interface (sdpa by default)."""
+
+    def __init__(self, config: CadenzaPerformerConfig, layer_idx: int):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.is_causal = False
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.scaling = self.head_dim**-0.5
+        self.attention_dropout = config.attention_probs_dropout_prob
+        self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.out_proj = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        batch, seq_len, _ = hidden_states.shape
+        qkv = self.qkv_proj(hidden_states).view(batch, seq_len, 3, -1, self.head_dim)  # (B, T, 3, H, D)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, H, T, D)
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attn_output, _ = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=self.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+            is_causal=False,
+        )
+        attn_output = attn_output.reshape(batch, seq_len, -1)  # (B, T, H, D) -> (B, T, hidden)
+        return self.out_proj(attn_output)
+
+
+class CadenzaPerformerMLP(nn.Module):
+    """Position-wise feed-forward block: hidden -> intermediate -> hidden."""
+
+    def __init__(self, config: CadenzaPerformerConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = ACT2FN[config.hidden_act]
+        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(hidden_states)))
+
+
+class CadenzaPerformerLayer(GradientCheckpointingLayer):
+    """One post-LayerNorm encoder layer: `x = LN(x + drop(attn(x)))`, then `x = LN(x + drop(mlp(x)))`."""
+
+    def __init__(self, config: CadenzaPerformerConfig, layer_idx: int):
+        super().__init__()
+        self.attention = CadenzaPerformerAttention(config, layer_idx)
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.mlp = CadenzaPerformerMLP(config)
+        self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        hidden_states = self.attention_norm(hidden_states + self.dropout(self.attention(hidden_states, attention_mask)))
+        return self.mlp_norm(hidden_states + self.dropout(self.mlp(hidden_states)))
+
+
+class CadenzaPerformerPreTrainedModel(PreTrainedModel):
+    """Shared weight initialisation and flags of the performer models."""
+
+    config_class = CadenzaPerformerConfig
+    base_model_prefix = "performer"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _no_split_modules = ["CadenzaPerformerEmbeddings", "CadenzaPerformerLayer"]
+    # The loss is a plain mean over labelled tokens: Trainer must divide it by the accumulation steps itself.
+    accepts_loss_kwargs = False
+
+    def _init_weights(self, module: nn.Module):
+        """Normal(0, initializer_range) linears/embeddings, unit LayerNorms, and the sinusoidal table restored."""
+        super()._init_weights(module)
+        if isinstance(module, CadenzaPerformerEmbeddings):
+            table = sinusoidal_position_table(*module.position_table.shape)
+            init.copy_(module.position_table, table.to(module.position_table.device))
+
+
+class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
+    """The bare performer encoder, returning the last hidden states (and optionally every layer's)."""
+
+    def __init__(self, config: CadenzaPerformerConfig):
+        super().__init__(config)
+        self.embeddings = CadenzaPerformerEmbeddings(config)
+        self.layers = nn.ModuleList(
+            [CadenzaPerformerLayer(config, layer_idx) for layer_idx in range(config.num_hidden_layers)]
+        )
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+    ) -> BaseModelOutput:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
+                PerTok ids with every performance slot set to `config.mask_token_id`.
+            attention_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
+                1 for real tokens, 0 for padding (padding is never attended to).
+            position_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Rows of the sinusoidal table to use; defaults to `0 .. sequence_length - 1`.
+            output_hidden_states (`bool`, *optional*):
+                Also return the embedding output and every layer's output.
+        """
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        hidden_states = self.embeddings(input_ids, position_ids)  # (B, T, hidden)
+        attention_mask = create_bidirectional_mask(
+            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
+        )  # None when nothing is padded; otherwise a backend-specific (B, 1, T, T) mask
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, attention_mask)
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states)
+
+
+class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
+    """Performer encoder with the tied output projection; predicts the token at every masked performance slot."""
+
+    _tied_weights_keys = {"lm_head.weight": "performer.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: CadenzaPerformerConfig):
+        super().__init__(config)
+        self.performer = CadenzaPerformerModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)  # weight tied, bias free
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear):
+        self.lm_head = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+    ) -> MaskedLMOutput:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
+                PerTok ids with every performance slot set to `config.mask_token_id`.
+            attention_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
+                1 for real tokens, 0 for padding.
+            position_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Rows of the sinusoidal table to use; defaults to `0 .. sequence_length - 1`.
+            labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                The true performance token at each masked slot and -100 everywhere else; the loss is the mean
+                cross-entropy over the labelled positions only.
+            output_hidden_states (`bool`, *optional*):
+                Also return the embedding output and every layer's output.
+        """
+        outputs = self.performer(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            output_hidden_states=output_hidden_states,
+        )
+        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, vocab)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+    @torch.no_grad()
+    def fill_performance(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        velocity_positions: torch.BoolTensor | None = None,
+        microtiming_positions: torch.BoolTensor | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.LongTensor:
+        r"""
+        Predict every velocity and microtiming slot in one bidirectional forward pass (paper §3.2).
+
+        Slots are set to `config.mask_token_id` before the forward pass, so either the masked sequence or the
+        original performance may be passed. Each velocity slot receives an id from `config.velocity_token_ids`
+        and each microtiming slot one from `config.microtiming_token_ids`; every other position is copied
+        unchanged. Call `model.eval()` first (as for `generate`): dropout is left as the module's mode says.
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
+                PerTok ids.
+            attention_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
+                1 for real tokens, 0 for padding.
+            velocity_positions (`torch.BoolTensor` of shape `(batch_size, sequence_length)`):
+                True at velocity slots. Required: the tokenizer knows the slots, the model cannot guess them.
+            microtiming_positions (`torch.BoolTensor` of shape `(batch_size, sequence_length)`):
+                True at microtiming slots. Required; must not overlap `velocity_positions`.
+            temperature (`float`, *optional*, defaults to 0.0):
+                0 picks the most likely allowed token; > 0 samples from the allowed tokens at this temperature.
+            top_p (`float`, *optional*, defaults to 1.0):
+                Nucleus sampling: sample only among the most likely allowed tokens whose probability sums to `top_p`.
+            generator (`torch.Generator`, *optional*):
+                Random generator for reproducible sampling (on the model's device).
+
+        Returns:
+            `torch.LongTensor` of shape `(batch_size, sequence_length)`: a filled copy of `input_ids`.
+        """
+        slots = self._check_slots(input_ids, velocity_positions, microtiming_positions, temperature, top_p)
+        masked_ids = input_ids.masked_fill(slots, self.config.mask_token_id)
+        logits = self(masked_ids, attention_mask=attention_mask).logits[slots].float()  # (N, vocab), N = #slots
+        allowed = self._allowed_tokens(velocity_positions[slots], logits.shape[-1], logits.device)  # (N, vocab)
+        logits = logits.masked_fill(~allowed, float("-inf"))
+        choice = logits.argmax(-1) if temperature == 0 else _sample(logits / temperature, top_p, generator)  # (N,)
+        filled = input_ids.clone()
+        filled[slots] = choice.to(filled.dtype)
+        return filled
+
+    def _check_slots(self, input_ids, velocity_positions, microtiming_positions, temperature, top_p):
+        """Validate the slot masks and sampling knobs; return the union of the slots, `(B, T)` bool."""
+        if velocity_positions is None or microtiming_positions is None:
+            raise ValueError(
+                "fill_performance needs both `velocity_positions` and `microtiming_positions` (bool masks shaped "
+                "like input_ids); build them with the tokenizer, the model cannot tell which slots are which."
+            )
+        for name, mask in (("velocity_positions", velocity_positions), ("microtiming_positions", microtiming_positions)):
+            if mask.shape != input_ids.shape or mask.dtype != torch.bool:
+                raise ValueError(
+                    f"`{name}` must be a bool tensor of shape {tuple(input_ids.shape)}, "
+                    f"got {mask.dtype} {tuple(mask.shape)}."
+                )
+        if (velocity_positions & microtiming_positions).any():
+            raise ValueError("`velocity_positions` and `microtiming_positions` overlap; a slot has one family.")
+        for name, mask in (("velocity", velocity_positions), ("microtiming", microtiming_positions)):
+            if mask.any() and not getattr(self.config, f"{name}_token_ids"):
+                raise ValueError(f"There are {name} slots but `config.{name}_token_ids` is empty.")
+        if temperature < 0 or not 0.0 < top_p <= 1.0:
+            raise ValueError(f"Need temperature >= 0 and 0 < top_p <= 1, got temperature={temperature}, top_p={top_p}.")
+        return velocity_positions | microtiming_positions
+
+    def _allowed_tokens(self, is_velocity: torch.BoolTensor, vocab_size: int, device) -> torch.BoolTensor:
+        """Per-slot allowed-token mask `(N, vocab)`: the velocity family where `is_velocity`, else microtiming."""
+        families = torch.zeros(2, vocab_size, dtype=torch.bool, device=device)  # row 0 microtiming, row 1 velocity
+        families[0, self.config.microtiming_token_ids] = True
+        families[1, self.config.velocity_token_ids] = True
+        return families[is_velocity.long()]
+
+
+def _sample(logits: torch.Tensor, top_p: float, generator: torch.Generator | None) -> torch.LongTensor:
+    """Draw one id per row of `logits` `(N, vocab)` (already tempered and masked with -inf), with top-p filtering."""
+    probs = logits.softmax(-1)  # (N, vocab)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(-1, descending=True)
+        # drop a token when the mass before it already reaches top_p (the most likely token always survives)
+        drop_sorted = sorted_probs.cumsum(-1) - sorted_probs >= top_p
+        probs = probs.masked_fill(torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted), 0.0)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+__all__ = [
+    "CadenzaPerformerForMaskedLM",
+    "CadenzaPerformerModel",
+    "CadenzaPerformerPreTrainedModel",
+    "sinusoidal_position_table",
+]

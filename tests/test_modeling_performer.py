@@ -1,0 +1,385 @@
+"""Unit tests for the Cadenza performer (tiny configs, CPU, a few seconds in all)."""
+
+import math
+
+import pytest
+import torch
+from huggingface_hub.errors import StrictDataclassClassValidationError, StrictDataclassFieldValidationError
+from torch.nn import functional as F
+
+from cadenza_hf.modeling.performer import (
+    PERFORMER_PRESETS,
+    CadenzaPerformerConfig,
+    CadenzaPerformerForMaskedLM,
+    CadenzaPerformerModel,
+    sinusoidal_position_table,
+)
+
+
+torch.set_num_threads(1)
+
+VOCAB = 48
+PAD, MASK = 0, 3
+VELOCITY_IDS = [10, 11, 12, 13, 14]
+MICROTIMING_IDS = [20, 21, 22, 23]
+COMPOSITION_IDS = list(range(30, 48))  # stand-ins for pitch / timeshift / duration / bar tokens
+
+
+def tiny_config(**overrides) -> CadenzaPerformerConfig:
+    kwargs = dict(
+        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        velocity_token_ids=VELOCITY_IDS, microtiming_token_ids=MICROTIMING_IDS,
+    )
+    return CadenzaPerformerConfig(**{**kwargs, **overrides})
+
+
+def tiny_model(seed: int = 0, **overrides) -> CadenzaPerformerForMaskedLM:
+    torch.manual_seed(seed)
+    return CadenzaPerformerForMaskedLM(tiny_config(**overrides)).eval()
+
+
+def performance_batch(batch: int = 2, notes: int = 4, seed: int = 0):
+    """PerTok-like rows `[comp, velocity, microtiming, comp] * notes` with the performance tokens masked.
+
+    Returns `(masked_ids, labels, velocity_positions, microtiming_positions, original_ids)`.
+    """
+    g = torch.Generator().manual_seed(seed)
+    comp = torch.tensor(COMPOSITION_IDS)[torch.randint(len(COMPOSITION_IDS), (batch, notes, 2), generator=g)]
+    vel = torch.tensor(VELOCITY_IDS)[torch.randint(len(VELOCITY_IDS), (batch, notes, 1), generator=g)]
+    mt = torch.tensor(MICROTIMING_IDS)[torch.randint(len(MICROTIMING_IDS), (batch, notes, 1), generator=g)]
+    original = torch.cat([comp[..., :1], vel, mt, comp[..., 1:]], dim=-1).view(batch, 4 * notes)  # (B, 4 * notes)
+    slot_kind = torch.tensor([0, 1, 2, 0]).repeat(notes).expand(batch, -1)  # 1 velocity, 2 microtiming
+    velocity_positions, microtiming_positions = slot_kind == 1, slot_kind == 2
+    slots = velocity_positions | microtiming_positions
+    masked = original.masked_fill(slots, MASK)
+    labels = original.masked_fill(~slots, -100)
+    return masked, labels, velocity_positions, microtiming_positions, original
+
+
+# ----------------------------------------------------------------------------------------------------- forward
+
+
+def test_forward_shapes_and_hidden_states():
+    model = tiny_model()
+    ids, labels, *_ = performance_batch(batch=3, notes=5)
+    out = model(ids, labels=labels, output_hidden_states=True)
+    assert out.logits.shape == (3, 20, VOCAB)
+    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    assert len(out.hidden_states) == model.config.num_hidden_layers + 1
+    assert all(h.shape == (3, 20, 32) for h in out.hidden_states)
+    base = CadenzaPerformerModel(tiny_config()).eval()
+    assert base(ids).last_hidden_state.shape == (3, 20, 32)
+    assert model.config._attn_implementation == "sdpa"
+
+
+def test_sequence_longer_than_position_table_raises():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(torch.full((1, 65), 30))
+
+
+def test_loss_is_cross_entropy_on_labelled_positions_only():
+    model = tiny_model()
+    ids, labels, *_ = performance_batch()
+    out = model(ids, labels=labels)
+    labelled = labels != -100
+    expected = F.cross_entropy(out.logits[labelled], labels[labelled])
+    torch.testing.assert_close(out.loss, expected)
+    # must-fail sanity: a loss over every position would be different
+    assert not torch.allclose(out.loss, F.cross_entropy(out.logits.flatten(0, 1), ids.flatten()))
+
+    # scrambling the logits of unlabelled positions cannot move the loss
+    def scramble(module, args, logits):
+        return torch.where(labelled[..., None], logits, 100 * torch.randn_like(logits))
+
+    handle = model.lm_head.register_forward_hook(scramble)
+    try:
+        scrambled = model(ids, labels=labels)
+    finally:
+        handle.remove()
+    assert not torch.allclose(scrambled.logits, out.logits)
+    torch.testing.assert_close(scrambled.loss, out.loss)
+
+
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_padding_invariance(attn_implementation):
+    model = tiny_model()
+    model.set_attn_implementation(attn_implementation)
+    ids, *_ = performance_batch(batch=2, notes=4)  # (2, 16)
+    short = ids[0, :11]
+    padded = ids.clone()
+    padded[0, 11:] = PAD
+    attention_mask = torch.ones_like(padded)
+    attention_mask[0, 11:] = 0
+    alone = model(short[None]).logits[0]
+    batched = model(padded, attention_mask=attention_mask).logits
+    torch.testing.assert_close(batched[0, :11], alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(batched[1], model(ids[1:]).logits[0], atol=1e-5, rtol=1e-5)
+    # must-fail sanity: without the mask, the pad positions leak into the real ones
+    unmasked = model(padded).logits
+    assert (unmasked[0, :11] - alone).abs().max() > 1e-3
+
+
+def test_sdpa_matches_eager():
+    model = tiny_model()
+    ids, *_ = performance_batch()
+    attention_mask = torch.ones_like(ids)
+    attention_mask[1, -3:] = 0
+    sdpa = model(ids, attention_mask=attention_mask).logits
+    model.set_attn_implementation("eager")
+    eager = model(ids, attention_mask=attention_mask).logits
+    torch.testing.assert_close(sdpa, eager, atol=1e-5, rtol=1e-5)
+
+
+def test_gradient_checkpointing_gives_same_loss_and_grads():
+    ids, labels, *_ = performance_batch()
+    losses, grads = [], []
+    for checkpointing in (False, True):
+        model = tiny_model().train()
+        if checkpointing:
+            model.gradient_checkpointing_enable()
+        loss = model(ids, labels=labels).loss
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append(model.performer.layers[0].attention.qkv_proj.weight.grad)
+    torch.testing.assert_close(losses[0], losses[1])
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+# ------------------------------------------------------------------------------------- positions, save / load
+
+
+def test_sinusoidal_table_matches_the_formula():
+    table = sinusoidal_position_table(50, 32)
+    assert table.shape == (50, 32)
+    for pos, i in [(0, 0), (7, 0), (7, 3), (49, 15)]:
+        angle = pos / 10000 ** (2 * i / 32)
+        assert table[pos, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-5)
+        assert table[pos, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-5)
+    assert sinusoidal_position_table(10, 7).shape == (10, 7)  # odd widths are supported
+
+
+def test_position_table_is_not_saved(tmp_path):
+    tiny_model().save_pretrained(tmp_path)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as f:
+        keys = set(f.keys())
+    assert not any("position_table" in k for k in keys)
+    assert "lm_head.weight" not in keys  # tied: stored once, as the embedding
+
+
+def test_save_load_roundtrip(tmp_path):
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    reloaded = CadenzaPerformerForMaskedLM.from_pretrained(tmp_path)
+    assert not reloaded.training
+    ids, *_ = performance_batch()
+    torch.testing.assert_close(reloaded(ids).logits, model(ids).logits, atol=0, rtol=0)
+    # the non-persistent sinusoidal buffer is rebuilt, not left as meta-device garbage
+    fresh = sinusoidal_position_table(64, 32)
+    torch.testing.assert_close(reloaded.performer.embeddings.position_table, fresh, atol=0, rtol=0)
+    # tying survives the reload
+    assert reloaded.lm_head.weight is reloaded.performer.embeddings.word_embeddings.weight
+    assert reloaded.lm_head.weight.data_ptr() == reloaded.get_input_embeddings().weight.data_ptr()
+    assert reloaded.config.velocity_token_ids == VELOCITY_IDS
+    assert reloaded.config.microtiming_token_ids == MICROTIMING_IDS
+    # the base encoder loads from the same checkpoint (prefix "performer")
+    base = CadenzaPerformerModel.from_pretrained(tmp_path)
+    torch.testing.assert_close(base.embeddings.position_table, fresh, atol=0, rtol=0)
+    torch.testing.assert_close(base(ids).last_hidden_state, model.performer(ids).last_hidden_state)
+
+
+def test_weights_are_tied_at_init():
+    model = tiny_model()
+    assert model.lm_head.weight is model.performer.embeddings.word_embeddings.weight
+    untied = tiny_model(tie_word_embeddings=False)
+    assert untied.lm_head.weight is not untied.performer.embeddings.word_embeddings.weight
+
+
+# ---------------------------------------------------------------------------------------- fill_performance
+
+
+def _restricted_argmax(model, ids, velocity_positions, microtiming_positions):
+    """Reference: argmax of the logits restricted to each slot's family, computed position by position."""
+    logits = model(ids).logits
+    expected = ids.clone()
+    for b, t in velocity_positions.nonzero().tolist():
+        expected[b, t] = VELOCITY_IDS[logits[b, t, VELOCITY_IDS].argmax()]
+    for b, t in microtiming_positions.nonzero().tolist():
+        expected[b, t] = MICROTIMING_IDS[logits[b, t, MICROTIMING_IDS].argmax()]
+    return expected
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_fill_performance_uses_the_right_family_and_keeps_other_tokens(temperature):
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch(batch=3, notes=6)
+    filled = model.fill_performance(
+        ids, velocity_positions=vel, microtiming_positions=mt, temperature=temperature,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert filled.dtype == ids.dtype and filled.shape == ids.shape
+    assert torch.isin(filled[vel], torch.tensor(VELOCITY_IDS)).all()
+    assert torch.isin(filled[mt], torch.tensor(MICROTIMING_IDS)).all()
+    assert torch.equal(filled[~(vel | mt)], ids[~(vel | mt)])
+    assert (ids == MASK).sum() == 36 and (filled == MASK).sum() == 0  # input untouched, every slot filled
+
+
+def test_fill_performance_argmax_is_deterministic_and_correct():
+    model = tiny_model()
+    ids, _, vel, mt, original = performance_batch(batch=2, notes=5)
+    first = model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt)
+    second = model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt)
+    assert torch.equal(first, second)
+    assert torch.equal(first, _restricted_argmax(model, ids, vel, mt))
+    # slots are masked by the method itself: passing the original performance gives the same answer
+    assert torch.equal(model.fill_performance(original, velocity_positions=vel, microtiming_positions=mt), first)
+
+
+def test_fill_performance_sampling_is_seeded():
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch(batch=2, notes=6)
+
+    def sample(seed, **kwargs):
+        return model.fill_performance(
+            ids, velocity_positions=vel, microtiming_positions=mt, temperature=1.0,
+            generator=torch.Generator().manual_seed(seed), **kwargs,
+        )
+
+    assert torch.equal(sample(0), sample(0))
+    assert not torch.equal(sample(0), sample(1))
+    # a vanishing nucleus keeps only the most likely allowed token: sampling collapses to argmax
+    argmax = model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt)
+    assert torch.equal(sample(0, top_p=1e-6), argmax)
+    assert torch.equal(sample(1, top_p=1e-6), argmax)
+
+
+def test_fill_performance_respects_padding():
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch(batch=2, notes=4)  # (2, 16)
+    padded, attention_mask = ids.clone(), torch.ones_like(ids)
+    padded[0, 12:], attention_mask[0, 12:] = PAD, 0
+    vel_p, mt_p = vel.clone(), mt.clone()
+    vel_p[0, 12:], mt_p[0, 12:] = False, False
+    filled = model.fill_performance(padded, attention_mask, velocity_positions=vel_p, microtiming_positions=mt_p)
+    alone = model.fill_performance(ids[:1, :12], velocity_positions=vel[:1, :12], microtiming_positions=mt[:1, :12])
+    assert torch.equal(filled[0, :12], alone[0])
+    assert torch.equal(filled[0, 12:], padded[0, 12:])
+
+
+def test_fill_performance_errors():
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch()
+    with pytest.raises(ValueError, match="velocity_positions"):
+        model.fill_performance(ids)
+    with pytest.raises(ValueError, match="microtiming_positions"):
+        model.fill_performance(ids, velocity_positions=vel)
+    with pytest.raises(ValueError, match="overlap"):
+        model.fill_performance(ids, velocity_positions=vel, microtiming_positions=vel)
+    with pytest.raises(ValueError, match="bool tensor"):
+        model.fill_performance(ids, velocity_positions=vel.long(), microtiming_positions=mt)
+    with pytest.raises(ValueError, match="temperature"):
+        model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, temperature=-1.0)
+    empty = tiny_model(velocity_token_ids=[])
+    with pytest.raises(ValueError, match="velocity_token_ids"):
+        empty.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt)
+
+
+# ----------------------------------------------------------------------------------------------------- Trainer
+
+
+def _trainer_logged_loss(model, rows, batch_size, grad_accum, output_dir):
+    from transformers import Trainer, TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=str(output_dir), per_device_train_batch_size=batch_size, gradient_accumulation_steps=grad_accum,
+        max_steps=1, logging_steps=1, learning_rate=1e-4, use_cpu=True, report_to="none", save_strategy="no",
+        disable_tqdm=True, dataloader_num_workers=0,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=rows)
+    trainer.train()
+    return next(log["loss"] for log in trainer.state.log_history if "loss" in log)
+
+
+def test_trainer_gradient_accumulation_keeps_the_loss_scale(tmp_path):
+    # 4 rows, each with the same number of labelled slots, so the GA=2 mean of means equals the GA=1 mean
+    ids, labels, *_ = performance_batch(batch=4, notes=3)
+    rows = [{"input_ids": i, "attention_mask": torch.ones_like(i), "labels": l} for i, l in zip(ids, labels)]
+    expected = tiny_model()(ids, labels=labels).loss.item()
+    ga1 = _trainer_logged_loss(tiny_model(), rows, batch_size=4, grad_accum=1, output_dir=tmp_path / "ga1")
+    ga2 = _trainer_logged_loss(tiny_model(), rows, batch_size=2, grad_accum=2, output_dir=tmp_path / "ga2")
+    assert ga1 == pytest.approx(expected, abs=1e-3)
+    assert ga2 == pytest.approx(ga1, abs=1e-3)  # the known trap would log 2x here
+
+
+# ------------------------------------------------------------------------------------------------------ config
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(hidden_size=30, num_attention_heads=4), "(30)"),
+        (dict(velocity_token_ids=[10, 400]), "[400]"),
+        (dict(microtiming_token_ids=[-1]), "[-1]"),
+        (dict(velocity_token_ids=[10, 11], microtiming_token_ids=[11, 12]), "[11]"),
+        (dict(velocity_token_ids=[MASK]), "[3]"),
+        (dict(velocity_token_ids=[10, 10]), "duplicate"),
+        (dict(mask_token_id=VOCAB), str(VOCAB)),
+        (dict(num_hidden_layers=0), "got 0"),
+        (dict(hidden_dropout_prob=1.5), "1.5"),
+    ],
+)
+def test_config_validation_raises_quoting_the_value(overrides, message):
+    with pytest.raises(StrictDataclassClassValidationError) as info:
+        tiny_config(**overrides)
+    # @strict wraps the ValueError raised by validate_architecture
+    assert isinstance(info.value.__cause__, ValueError)
+    assert message in str(info.value.__cause__)
+
+
+def test_config_validate_architecture_raises_value_error_directly():
+    config = tiny_config()
+    config.num_attention_heads = 5  # setattr checks the type only
+    with pytest.raises(ValueError, match=r"\(32\).*\(5\)"):
+        config.validate_architecture()
+
+
+def test_config_type_checks_and_roundtrip(tmp_path):
+    with pytest.raises(StrictDataclassFieldValidationError):
+        CadenzaPerformerConfig(hidden_size="abc")
+    config = tiny_config()
+    config.save_pretrained(tmp_path)
+    reloaded = CadenzaPerformerConfig.from_pretrained(tmp_path)
+    assert reloaded.to_dict() == config.to_dict()
+    default = CadenzaPerformerConfig()
+    assert (default.vocab_size, default.mask_token_id, default.pad_token_id) == (320, 3, 0)
+    assert default.velocity_token_ids == [] and default.velocity_token_ids is not CadenzaPerformerConfig().velocity_token_ids
+
+
+def test_presets():
+    paper = CadenzaPerformerConfig.from_preset("paper")
+    assert (paper.num_hidden_layers, paper.num_attention_heads, paper.hidden_size) == (12, 12, 768)
+    assert (paper.intermediate_size, paper.hidden_dropout_prob) == (3072, 0.1)
+    small = CadenzaPerformerConfig.from_preset("small", vocab_size=100)
+    assert (small.num_hidden_layers, small.hidden_size, small.vocab_size) == (4, 256, 100)
+    assert set(PERFORMER_PRESETS) == {"paper", "small"}
+    with pytest.raises(ValueError, match="'huge'"):
+        CadenzaPerformerConfig.from_preset("huge")
+
+
+def _expected_param_count(c: CadenzaPerformerConfig) -> int:
+    d, i, v = c.hidden_size, c.intermediate_size, c.vocab_size
+    layer = (3 * d * d + 3 * d) + (d * d + d) + (d * i + i) + (i * d + d) + 2 * 2 * d  # qkv, out, mlp, 2 norms
+    return v * d + 2 * d + c.num_hidden_layers * layer + v  # embeddings + LayerNorm, layers, tied head bias
+
+
+@pytest.mark.parametrize("preset, low, high", [("paper", 84e6, 87e6), ("small", 3.0e6, 3.5e6)])
+def test_preset_param_counts_on_meta_device(preset, low, high):
+    config = CadenzaPerformerConfig.from_preset(preset)
+    with torch.device("meta"):
+        model = CadenzaPerformerForMaskedLM(config)
+    n_params = sum(p.numel() for p in model.parameters())  # tied weights are counted once
+    assert n_params == _expected_param_count(config)
+    assert low < n_params < high
