@@ -33,6 +33,7 @@ setup(
         "cadenza_hf.modeling": "modeling",
         "cadenza_hf.pipelines": "pipelines",
     },
+    py_modules=["cadenza_cli"],
     package_data={"cadenza_hf": ["checkpoints/**/*"]},
     include_package_data=False,
     install_requires=[
@@ -48,8 +49,10 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "dev": ["pytest>=8", "build", "music21>=9"],
+        "dev": ["pytest>=8", "music21>=9"],
         "plot": ["matplotlib"],
     },
-    entry_points={"console_scripts": ["cadenza=cadenza_hf.cli:main"]},
+    # The console script lives outside the package so ``cadenza --help`` does not
+    # import torch (see cadenza_cli.py).
+    entry_points={"console_scripts": ["cadenza=cadenza_cli:main"]},
 )

@@ -5,8 +5,11 @@ Importing the package registers every class with the transformers Auto* factorie
 ``trust_remote_code``.
 """
 
+from . import examples
 from .excerpt import Excerpt, ExcerptMeta
 from .midi_io import MidiInputError, read_midi
+from .modeling.composer import CadenzaComposerConfig, CadenzaComposerModel
+from .modeling.performer import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM, CadenzaPerformerModel
 from .registration import register
 from .tokenization_pertok import PerTokTokenizer
 
@@ -15,6 +18,11 @@ __version__ = "0.1.0"
 register()
 
 __all__ = [
+    "CadenzaComposerConfig",
+    "CadenzaComposerModel",
+    "CadenzaPerformerConfig",
+    "CadenzaPerformerForMaskedLM",
+    "CadenzaPerformerModel",
     "Excerpt",
     "ExcerptMeta",
     "MidiInputError",

@@ -92,6 +92,13 @@ def bar_layout(score: symusic.Score, end_tick: int) -> list[tuple[int, int, int,
     return runs
 
 
+def _extend(runs, total: int):
+    """The same runs with the last meter repeated until there are ``total`` bars."""
+    start, length, num, den, count = runs[-1]
+    missing = total - sum(run[4] for run in runs)
+    return [*runs[:-1], (start, length, num, den, count + max(0, missing))]
+
+
 def count_bars(score: symusic.Score) -> int:
     """Number of bars up to the end of the last note."""
     return sum(run[4] for run in bar_layout(score, max(score.end(), 1)))
@@ -162,12 +169,12 @@ def cut_window(
         raise MidiInputError(source, f"start bar must be >= 0, got {start_bar}")
     track = score.tracks[track_index]
     runs = bar_layout(score, max(score.end(), 1))
-    first, last = locate_bar(runs, start_bar), locate_bar(runs, start_bar + bars - 1)
-    if first is None or last is None:
-        total = sum(run[4] for run in runs)
-        raise MidiInputError(
-            source, f"bars {start_bar}-{start_bar + bars - 1} are past the end (the file has {total} bars)"
-        )
+    total = sum(run[4] for run in runs)
+    if start_bar >= total:
+        raise MidiInputError(source, f"bar {start_bar} is past the end (the file has {total} bars)")
+    first = locate_bar(runs, start_bar)
+    # bars past the last note continue in the last meter (an idea may end in rests)
+    last = locate_bar(runs, start_bar + bars - 1) or locate_bar(_extend(runs, start_bar + bars), start_bar + bars - 1)
     start, bar_ticks, num, den = first
     if last[1:] != first[1:] or last[0] != start + (bars - 1) * bar_ticks:
         raise MidiInputError(source, f"the meter changes inside bars {start_bar}-{start_bar + bars - 1}")

@@ -26,6 +26,7 @@ from transformers import PreTrainedTokenizer
 
 from .excerpt import Excerpt, ExcerptMeta, cut_window, select_track
 from .grammar import Kind, PerTokGrammar
+from .io_utils import atomic_write_bytes
 from .midi_io import MidiInputError, describe, read_midi
 from .pertok_engine import CadenzaPerTok
 
@@ -403,16 +404,7 @@ class PerTokTokenizer(PreTrainedTokenizer):
 
     def save_midi(self, ids, path: str | os.PathLike, reference=None) -> Path:
         """Decode ids and write a MIDI file atomically (temporary file, then rename)."""
-        path = Path(path)
-        data = self.decode_to_midi_bytes(ids, reference)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return path
+        return atomic_write_bytes(path, self.decode_to_midi_bytes(ids, reference))
 
     # ---- composition vs performance -------------------------------------------------
     def composition_ids(self, ids) -> list[int]:

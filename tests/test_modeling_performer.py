@@ -138,7 +138,7 @@ def test_gradient_checkpointing_gives_same_loss_and_grads():
     for checkpointing in (False, True):
         model = tiny_model().train()
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            model.activation_checkpointing_enable()
         loss = model(ids, labels=labels).loss
         loss.backward()
         losses.append(loss.detach())
@@ -355,7 +355,8 @@ def test_config_type_checks_and_roundtrip(tmp_path):
     assert reloaded.to_dict() == config.to_dict()
     default = CadenzaPerformerConfig()
     assert (default.vocab_size, default.mask_token_id, default.pad_token_id) == (320, 3, 0)
-    assert default.velocity_token_ids == [] and default.velocity_token_ids is not CadenzaPerformerConfig().velocity_token_ids
+    assert default.velocity_token_ids == []
+    assert default.velocity_token_ids is not CadenzaPerformerConfig().velocity_token_ids  # no shared mutable default
 
 
 def test_presets():
@@ -383,3 +384,22 @@ def test_preset_param_counts_on_meta_device(preset, low, high):
     n_params = sum(p.numel() for p in model.parameters())  # tied weights are counted once
     assert n_params == _expected_param_count(config)
     assert low < n_params < high
+
+
+@pytest.mark.parametrize("module_name", ["configuration_performer", "modeling_performer"])
+def test_docstring_examples_run(module_name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"cadenza_hf.modeling.performer.{module_name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_fill_performance_without_slots_returns_the_input():
+    model = tiny_model()
+    ids, *_ = performance_batch()
+    none = torch.zeros_like(ids, dtype=torch.bool)
+    for temperature in (0.0, 1.0):
+        filled = model.fill_performance(ids, velocity_positions=none, microtiming_positions=none, temperature=temperature)
+        assert torch.equal(filled, ids) and filled is not ids

@@ -18,7 +18,7 @@ _PRESETS: dict[str, dict] = {
         "kl_beta": 0.3,
         "kl_free_bits": 0.25,
     },
-    # About 5M parameters with a ~300-token vocabulary: trains on a CPU.
+    # 6.45M parameters with the default 320-token vocabulary: trains on a CPU.
     "small": {
         "hidden_size": 256,
         "num_encoder_layers": 4,
@@ -102,6 +102,7 @@ class CadenzaComposerConfig(PreTrainedConfig):
     2
     >>> CadenzaComposerConfig.from_preset("paper").hidden_size
     512
+
     ```
     """
 
@@ -169,7 +170,7 @@ class CadenzaComposerConfig(PreTrainedConfig):
         Args:
             name (`str`):
                 `"paper"` (the §4.1 composer: 12 + 12 layers, 8 heads, d = 512, d_z = 128, beta 0.3, free bits
-                0.25; ~80M parameters) or `"small"` (4 + 4 layers, 4 heads, d = 256, d_z = 64; ~5M parameters).
+                0.25; ~76M parameters) or `"small"` (4 + 4 layers, 4 heads, d = 256, d_z = 64; ~6.5M parameters).
             overrides:
                 Any config field, applied on top of the preset (e.g. `vocab_size=412`).
         """

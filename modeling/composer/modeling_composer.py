@@ -145,7 +145,8 @@ class CadenzaComposerRotaryEmbedding(nn.Module):
     @torch.no_grad()
     @dynamic_rope_update
     def forward(self, x: torch.Tensor, position_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
-        freqs = position_ids[..., None].float() * self.inv_freq.to(x.device)  # (B, T, head_dim / 2)
+        inv_freq = self.inv_freq.to(device=x.device, dtype=torch.float)
+        freqs = position_ids[..., None].float() * inv_freq  # (B, T, head_dim / 2)
         emb = torch.cat((freqs, freqs), dim=-1)  # (B, T, head_dim)
         cos, sin = emb.cos() * self.attention_scaling, emb.sin() * self.attention_scaling
         return cos.to(x.dtype), sin.to(x.dtype)
@@ -315,6 +316,8 @@ class CadenzaComposerDecoder(nn.Module):
 
 
 class CadenzaComposerPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and the transformers plumbing (config class, attention backends, checkpointing)."""
+
     config: CadenzaComposerConfig
     config_class = CadenzaComposerConfig
     base_model_prefix = "composer"
@@ -363,9 +366,10 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
     >>> model = CadenzaComposerModel(CadenzaComposerConfig.from_preset("small")).eval()
     >>> ids = torch.randint(3, 320, (1, 16))
     >>> z = model.sample_latent(model.encode(ids), variation_strength=0.3)
-    >>> out = model.generate(input_ids=ids[:, :1], latent=z, max_new_tokens=8, do_sample=False)
+    >>> out = model.generate(input_ids=ids[:, :1], latent=z, max_new_tokens=8, min_new_tokens=8, do_sample=False)
     >>> out.shape
     torch.Size([1, 9])
+
     ```
     """
 

@@ -84,6 +84,7 @@ class CadenzaPerformerConfig(PreTrainedConfig):
     'cadenza_performer'
     >>> CadenzaPerformerConfig.from_preset("paper").hidden_size
     768
+
     ```
     """
 

@@ -221,7 +221,29 @@ class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
 
 
 class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
-    """Performer encoder with the tied output projection; predicts the token at every masked performance slot."""
+    r"""
+    Performer encoder with the tied output projection; predicts the token at every masked performance slot.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from cadenza_hf.modeling.performer import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM
+
+    >>> config = CadenzaPerformerConfig(
+    ...     vocab_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+    ...     velocity_token_ids=[10, 11], microtiming_token_ids=[20, 21],
+    ... )
+    >>> model = CadenzaPerformerForMaskedLM(config).eval()
+    >>> ids = torch.tensor([[30, 3, 3, 31]])  # pitch, [MASK] (velocity), [MASK] (microtiming), duration
+    >>> velocity_slots = torch.tensor([[False, True, False, False]])
+    >>> microtiming_slots = torch.tensor([[False, False, True, False]])
+    >>> filled = model.fill_performance(ids, velocity_positions=velocity_slots, microtiming_positions=microtiming_slots)
+    >>> filled[0, 1].item() in config.velocity_token_ids, filled[0, 2].item() in config.microtiming_token_ids
+    (True, True)
+
+    ```
+    """
 
     _tied_weights_keys = {"lm_head.weight": "performer.embeddings.word_embeddings.weight"}
 
@@ -324,7 +346,8 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 "fill_performance needs both `velocity_positions` and `microtiming_positions` (bool masks shaped "
                 "like input_ids); build them with the tokenizer, the model cannot tell which slots are which."
             )
-        for name, mask in (("velocity_positions", velocity_positions), ("microtiming_positions", microtiming_positions)):
+        named_masks = (("velocity_positions", velocity_positions), ("microtiming_positions", microtiming_positions))
+        for name, mask in named_masks:
             if mask.shape != input_ids.shape or mask.dtype != torch.bool:
                 raise ValueError(
                     f"`{name}` must be a bool tensor of shape {tuple(input_ids.shape)}, "

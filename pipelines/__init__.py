@@ -1,0 +1,1 @@
+"""Inference pipelines of cadenza_hf (installed as ``cadenza_hf.pipelines``)."""
