@@ -312,3 +312,20 @@ def test_save_midi_is_atomic_and_valid(tokenizer, tmp_path):
     path = tokenizer.save_midi(ids, tmp_path / "out.mid")
     assert [p.name for p in tmp_path.iterdir()] == ["out.mid"]
     assert symusic.Score(str(path)).note_num() == 32
+
+
+def test_cli_example_and_roundtrip(tmp_path):
+    import subprocess
+    import sys
+
+    idea, out = tmp_path / "idea.mid", tmp_path / "rt.mid"
+    run = [sys.executable, "-m", "cadenza_cli"]
+    subprocess.run([*run, "example", str(idea)], check=True, capture_output=True)
+    res = subprocess.run([*run, "roundtrip", str(idea), "-o", str(out)], capture_output=True, text=True)
+    assert res.returncode == 0 and str(out) in res.stdout
+    assert symusic.Score(str(out)).note_num() == symusic.Score(str(idea)).note_num() == 35
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~0o022) or out.stat().st_mode & 0o044
+    bad = subprocess.run([*run, "roundtrip", str(tmp_path / "missing.mid"), "-o", str(tmp_path / "x.mid")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "missing.mid: cannot read file" in bad.stderr
+    assert not (tmp_path / "x.mid").exists()
