@@ -315,6 +315,7 @@ def test_save_midi_is_atomic_and_valid(tokenizer, tmp_path):
 
 
 def test_cli_example_and_roundtrip(tmp_path):
+    import os
     import subprocess
     import sys
 
@@ -324,7 +325,9 @@ def test_cli_example_and_roundtrip(tmp_path):
     res = subprocess.run([*run, "roundtrip", str(idea), "-o", str(out)], capture_output=True, text=True)
     assert res.returncode == 0 and str(out) in res.stdout
     assert symusic.Score(str(out)).note_num() == symusic.Score(str(idea)).note_num() == 35
-    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~0o022) or out.stat().st_mode & 0o044
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     bad = subprocess.run([*run, "roundtrip", str(tmp_path / "missing.mid"), "-o", str(tmp_path / "x.mid")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "missing.mid: cannot read file" in bad.stderr
