@@ -23,6 +23,7 @@ setup(
     python_requires=">=3.10",
     packages=[
         "cadenza_hf",
+        "cadenza_hf.data",
         "cadenza_hf.modeling",
         "cadenza_hf.modeling.composer",
         "cadenza_hf.modeling.performer",
@@ -30,6 +31,7 @@ setup(
     ],
     package_dir={
         "cadenza_hf": "cadenza_hf",
+        "cadenza_hf.data": "cadenza_hf/data",
         "cadenza_hf.modeling": "modeling",
         "cadenza_hf.pipelines": "pipelines",
     },

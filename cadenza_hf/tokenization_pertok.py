@@ -292,15 +292,26 @@ class PerTokTokenizer(PreTrainedTokenizer):
         source = name or describe(midi)
         score = read_midi(midi, source)
         index = select_track(score, track, source)
+        excerpt = cut_window(self.track_score(score, index), 0, start_bar, bars, self.engine.snap_margin, source)
+        excerpt.meta.track_index = index
+        return excerpt
+
+    def track_score(self, score: symusic.Score, index: int) -> symusic.Score:
+        """One track of ``score`` with its tempos and meters, at the tokenizer's resolution.
+
+        Cut it once and call :meth:`cut_excerpt` for many windows of the same track.
+        """
         single = symusic.Score(score.ticks_per_quarter)
         single.tracks.append(score.tracks[index].copy())
         single.tempos = score.tempos.copy()
         single.time_signatures = score.time_signatures.copy()
         if single.ticks_per_quarter != self.ticks_per_quarter:
             single = single.resample(self.ticks_per_quarter, min_dur=1)
-        excerpt = cut_window(single, 0, start_bar, bars, self.engine.snap_margin, source)
-        excerpt.meta.track_index = index
-        return excerpt
+        return single
+
+    def cut_excerpt(self, track_score: symusic.Score, start_bar: int, bars: int, source: str = "") -> Excerpt:
+        """A window of a :meth:`track_score` (raises MidiInputError like extract_excerpt)."""
+        return cut_window(track_score, 0, start_bar, bars, self.engine.snap_margin, source)
 
     def encode_excerpt(self, excerpt: Excerpt, add_special_tokens: bool = True) -> list[int]:
         """Token ids of an excerpt cut by :meth:`extract_excerpt` (or built by hand)."""

@@ -1,0 +1,79 @@
+"""Batch collators with Hugging Face names: ``input_ids``, ``attention_mask``, ``labels``.
+
+``labels`` hold -100 wherever no loss applies (padding; for the performer, every
+position that is not a masked performance slot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _pad(rows: list[list[int]], value: int, multiple: int | None, side: str = "right"):
+    import torch
+
+    length = max(len(r) for r in rows)
+    if multiple:
+        length = -(-length // multiple) * multiple
+    out = torch.full((len(rows), length), value, dtype=torch.long)
+    for i, r in enumerate(rows):
+        if side == "right":
+            out[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
+        else:
+            out[i, length - len(r) :] = torch.as_tensor(r, dtype=torch.long)
+    return out
+
+
+@dataclass
+class ComposerCollator:
+    """Composition-only sequences for the composer VAE.
+
+    The VAE reconstructs its input, so ``input_ids`` feed both encoder and decoder and
+    ``labels`` are the same ids (the model shifts them) with -100 on padding.
+
+    Args:
+        tokenizer: the :class:`~cadenza_hf.PerTokTokenizer`.
+        column: dataset column holding the ids; ``"composition_ids"`` by default, or
+            ``"input_ids"`` to derive them from full ids on the fly.
+        pad_to_multiple_of: pad lengths up to a multiple (helps tensor cores).
+    """
+
+    tokenizer: object
+    column: str = "composition_ids"
+    pad_to_multiple_of: int | None = None
+
+    def __call__(self, features: list[dict]) -> dict:
+        rows = [list(f[self.column]) for f in features]
+        if self.column != "composition_ids":
+            rows = [self.tokenizer.composition_ids(r) for r in rows]
+        ids = _pad(rows, self.tokenizer.pad_token_id, self.pad_to_multiple_of)
+        mask = _pad([[1] * len(r) for r in rows], 0, self.pad_to_multiple_of)
+        labels = ids.masked_fill(mask == 0, -100)
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+@dataclass
+class PerformerCollator:
+    """Full PerTok ids with 100% of the performance tokens masked, for the performer.
+
+    ``input_ids`` have every Velocity and MicroTiming token replaced by MASK;
+    ``labels`` hold the true token at those positions and -100 everywhere else.
+    """
+
+    tokenizer: object
+    column: str = "input_ids"
+    pad_to_multiple_of: int | None = None
+
+    def __call__(self, features: list[dict]) -> dict:
+        full = [list(f[self.column]) for f in features]
+        masked = [self.tokenizer.mask_performance(r) for r in full]
+        mask_id = self.tokenizer.mask_token_id
+        targets = [[t if m == mask_id else -100 for t, m in zip(r, mr)] for r, mr in zip(full, masked)]
+        return {
+            "input_ids": _pad(masked, self.tokenizer.pad_token_id, self.pad_to_multiple_of),
+            "attention_mask": _pad([[1] * len(r) for r in full], 0, self.pad_to_multiple_of),
+            "labels": _pad(targets, -100, self.pad_to_multiple_of),
+        }
+
+
+__all__ = ["ComposerCollator", "PerformerCollator"]
