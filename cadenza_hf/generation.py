@@ -1,0 +1,78 @@
+"""Grammar-constrained generation for the composer.
+
+``PerTokGrammarLogitsProcessor`` plugs the tokenizer's grammar
+(:class:`~cadenza_hf.grammar.PerTokGrammar`) into ``model.generate(logits_processor=...)``:
+at every step each row may only pick tokens that keep it valid composition tokens of its
+track kind (pitched notes with durations, or drum notes without), on the union grid,
+inside the bar, with exactly the requested number of bars and then EOS, all within the
+token budget. Every sequence it lets through decodes and passes ``grammar_errors == 0``.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import LogitsProcessor
+
+from .grammar import Kind
+
+
+class PerTokGrammarLogitsProcessor(LogitsProcessor):
+    """Mask logits so generated composition tokens always satisfy the PerTok grammar.
+
+    Args:
+        tokenizer: the :class:`~cadenza_hf.PerTokTokenizer` whose grammar to enforce.
+        bars (`int` or list): bars each sequence must have.
+        drums (`bool` or list): drum notes (no durations) instead of pitched notes.
+        time_signature (tuple or list of tuples): meter of each sequence (default 4/4).
+        max_length (`int`): total length (prompt included) generation may reach; choices
+            that could not close every bar and write EOS within it are masked.
+        mode (`str`): ``"composition"`` (composer output) or ``"full"``.
+
+    Create a new processor for every ``generate`` call: it keeps per-row state.
+    """
+
+    def __init__(self, tokenizer, bars=4, drums=False, time_signature=(4, 4), max_length=1024, mode="composition"):
+        self.grammar = tokenizer.grammar
+        self.tokenizer = tokenizer
+        self.bars, self.drums, self.time_signature = bars, drums, time_signature
+        self.max_length = max_length
+        self.mode = mode
+        self.states: list | None = None
+        self.consumed = 0
+
+    def _per_row(self, value, batch: int) -> list:
+        if isinstance(value, list):
+            if len(value) != batch:
+                raise ValueError(f"got {len(value)} per-row settings for a batch of {batch}")
+            return value
+        return [value] * batch
+
+    def _init_states(self, batch: int) -> None:
+        bars = self._per_row(self.bars, batch)
+        drums = self._per_row(self.drums, batch)
+        meters = self.time_signature if isinstance(self.time_signature, list) else [self.time_signature] * batch
+        self.states = [
+            self.grammar.new_state(
+                bars=b, bar_ticks=self.tokenizer.bar_ticks(ts), mode=self.mode, track=Kind.DRUM if d else Kind.PITCH
+            )
+            for b, d, ts in zip(bars, drums, meters)
+        ]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        batch, length = input_ids.shape
+        if self.states is None:
+            self._init_states(batch)
+        rows = input_ids[:, self.consumed :].tolist()
+        for state, new in zip(self.states, rows):
+            for token in new:
+                self.grammar.step(state, token)
+        self.consumed = length
+        remaining = self.max_length - length
+        allowed = torch.zeros_like(scores, dtype=torch.bool)
+        for row, state in enumerate(self.states):
+            mask = self.grammar.allowed_mask(state, remaining=remaining)
+            allowed[row, : mask.shape[0]] = torch.from_numpy(mask)
+        return scores.masked_fill(~allowed, float("-inf"))
+
+
+__all__ = ["PerTokGrammarLogitsProcessor"]

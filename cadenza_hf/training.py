@@ -1,0 +1,181 @@
+"""Training helpers shared by the composer and performer scripts.
+
+- :class:`KLSchedule` / :class:`KLScheduleCallback`: the paper's beta schedule (§4.1):
+  beta held at 0, raised linearly to its maximum, then cosine cyclical annealing
+  (Fu et al., 2019) with a fixed period.
+- :class:`LossTermsTrainer`: a ``Trainer`` that also logs the named loss terms a model
+  returns (reconstruction, KL, KL before free bits) and the current beta.
+- :func:`tokens_per_second`: a callback that measures training throughput.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from transformers import Trainer, TrainerCallback
+
+
+@dataclass
+class KLSchedule:
+    """Beta as a function of the optimisation step.
+
+    Args:
+        beta_max: the largest beta (paper Balanced-KL: 0.3).
+        hold_steps: steps with beta = 0 at the start (paper: 25,000).
+        ramp_steps: steps of the linear rise to ``beta_max`` (paper: 25,000).
+        cycle_steps: period of the cosine cycles that follow (paper: 10,000; 0 = none).
+        rise_fraction: share of each cycle spent rising (cosine) before holding at max.
+    """
+
+    beta_max: float = 0.3
+    hold_steps: int = 25_000
+    ramp_steps: int = 25_000
+    cycle_steps: int = 10_000
+    rise_fraction: float = 0.5
+
+    def __call__(self, step: int) -> float:
+        if step < self.hold_steps:
+            return 0.0
+        step -= self.hold_steps
+        if step < self.ramp_steps:
+            return self.beta_max * step / max(1, self.ramp_steps)
+        if self.cycle_steps <= 0:
+            return self.beta_max
+        phase = ((step - self.ramp_steps) % self.cycle_steps) / self.cycle_steps
+        rise = min(1.0, phase / self.rise_fraction) if self.rise_fraction > 0 else 1.0
+        return self.beta_max * 0.5 * (1.0 - math.cos(math.pi * rise))
+
+
+class KLScheduleCallback(TrainerCallback):
+    """Sets ``model.kl_beta`` from a :class:`KLSchedule` before every step."""
+
+    def __init__(self, schedule: KLSchedule):
+        self.schedule = schedule
+
+    def on_step_begin(self, args, state, control, model=None, **kwargs):
+        if model is not None:
+            model.kl_beta = self.schedule(state.global_step)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.on_step_begin(args, state, control, model=model)
+
+
+class LossTermsTrainer(Trainer):
+    """A ``Trainer`` that logs the mean of named loss terms from the model output.
+
+    ``Trainer`` logs only ``loss``; the composer also returns ``reconstruction_loss``,
+    ``kl_loss`` and ``kl_loss_raw``. They are gathered per step in ``compute_loss`` and
+    added to the next log entry (overriding ``log`` is the one place that reaches
+    ``state.log_history`` and every reporter; hf-notes §5).
+    """
+
+    logged_terms = ("reconstruction_loss", "kl_loss", "kl_loss_raw")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._terms: dict[str, list[float]] = {}
+        self._tokens = 0
+        self._clock = time.perf_counter()
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if model.training:
+            for name in self.logged_terms:
+                value = outputs.get(name) if hasattr(outputs, "get") else None
+                if value is not None:
+                    self._terms.setdefault(name, []).append(float(value.detach()))
+            if "attention_mask" in inputs:
+                self._tokens += int(inputs["attention_mask"].sum())
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict, start_time: float | None = None) -> None:
+        if "loss" in logs:
+            for name, values in self._terms.items():
+                if values:
+                    logs[name] = round(sum(values) / len(values), 4)
+            self._terms = {}
+            model = self.accelerator.unwrap_model(self.model) if self.model is not None else None
+            if model is not None and hasattr(model, "kl_beta"):
+                logs["beta"] = round(float(model.kl_beta), 4)
+            now = time.perf_counter()
+            if self._tokens:
+                logs["train_tokens_per_second"] = round(self._tokens / max(now - self._clock, 1e-9), 1)
+            self._tokens, self._clock = 0, now
+        super().log(logs, start_time)
+
+
+__all__ = ["KLSchedule", "KLScheduleCallback", "LossTermsTrainer"]
+
+
+# ---- shared script plumbing ---------------------------------------------------------------
+
+
+def json_to_argv(config: dict) -> list[str]:
+    """Turn a JSON preset into command-line arguments (so later CLI flags override it)."""
+    import json
+
+    argv: list[str] = []
+    for key, value in config.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            argv += [f"--{key}", *map(str, value)]
+        elif isinstance(value, dict):
+            argv += [f"--{key}", json.dumps(value)]
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def parse_script_args(parser, argv: list[str] | None = None):
+    """``HfArgumentParser`` dataclasses from ``--config preset.json`` plus CLI overrides."""
+    import json
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--config" in argv:
+        i = argv.index("--config")
+        with open(argv[i + 1], encoding="utf-8") as f:
+            preset = json.load(f)
+        argv = json_to_argv(preset) + argv[:i] + argv[i + 2 :]
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def select_rows(dataset, collections=None, kinds=None, column="input_ids", max_length=None, max_samples=None,
+                seed=0):
+    """Filter a split by collection/kind/length, cap its size (seeded), add a ``length`` column."""
+    keep_cols = {"collection": collections, "kind": kinds}
+    for col, allowed in keep_cols.items():
+        if allowed:
+            allowed = set(allowed)
+            dataset = dataset.filter(lambda v: v in allowed, input_columns=col)
+    if max_length:
+        dataset = dataset.filter(lambda ids: len(ids) <= max_length, input_columns=column)
+    if max_samples is not None and len(dataset) > max_samples:
+        dataset = dataset.shuffle(seed=seed).select(range(max_samples))
+    lengths = [len(ids) for ids in dataset[column]]
+    return dataset.add_column("length", lengths)
+
+
+def last_checkpoint(output_dir: str, overwrite: bool) -> str | None:
+    """The newest ``checkpoint-*`` folder to resume from, or None."""
+    import os
+
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if overwrite or not os.path.isdir(output_dir):
+        return None
+    return get_last_checkpoint(output_dir)
+
+
+def write_training_record(path: str, record: dict) -> None:
+    """Save what was trained, on what, for how long, and the final losses (JSON)."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1, default=str)
+
+
+__all__ += ["json_to_argv", "last_checkpoint", "parse_script_args", "select_rows", "write_training_record"]

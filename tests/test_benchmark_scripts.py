@@ -1,0 +1,50 @@
+"""Smoke tests of the benchmark scripts in scripts/ (tiny runs on the real data)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _load_script(name: str):
+    """Import ``scripts/<name>.py`` as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_tokenizers_runs(data_dir, tmp_path, capsys):
+    bench = _load_script("benchmark_tokenizers")
+    out = tmp_path / "benchmarks.md"
+    argv = ["--data", str(data_dir), "--num-excerpts", "2", "--bars", "4", "--repeats", "1", "--output", str(out)]
+    section = bench.main(argv)
+
+    lines = section.splitlines()
+    start = lines.index("### 4-bar excerpts") + 4  # title, blank, header, separator
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    assert [r[0].strip("*") for r in rows] == list(bench.ROW_ORDER)
+    for cells in rows:
+        assert int(cells[1]) > 0  # vocab
+        assert all(float(c) > 0 for c in cells[3:6]), cells  # mean lengths of the three kinds
+    assert "### 8-bar excerpts" not in section
+    assert "Wrapper / bare miditok PerTok" in section
+
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks")
+    assert text.count(bench.START_MARK) == 1 and text.count(bench.END_MARK) == 1
+    # refreshing keeps what others wrote around the section
+    out.write_text(text + "\n## Other section\n\nkept\n", encoding="utf-8")
+    bench.write_section(out, "## Tokenizers\n\nnew")
+    refreshed = out.read_text(encoding="utf-8")
+    assert "new" in refreshed and "kept" in refreshed and "### 4-bar excerpts" not in refreshed
+    assert refreshed.count(bench.START_MARK) == 1
+    assert "python scripts/benchmark_tokenizers.py" in capsys.readouterr().out
