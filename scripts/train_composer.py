@@ -43,6 +43,7 @@ class ModelArguments:
     init_from: str | None = field(default=None, metadata={"help": "start from these weights (fresh optimizer)"})
     tokenizer_name: str | None = field(default=None, metadata={"help": "saved tokenizer (default: PerTok defaults)"})
     torch_threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave torch's default)"})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "ignore checkpoints and start over"})
 
 
 @dataclass
@@ -95,6 +96,11 @@ def main(argv=None) -> int:
                 max_length=data_args.max_length, seed=training_args.seed)
     train = select_rows(data["train"], max_samples=data_args.max_train_samples, **pick)
     evaluation = select_rows(data["validation"], max_samples=data_args.max_eval_samples, **pick)
+    if len(train) == 0:
+        raise SystemExit(f"{data_args.dataset_dir}: no training excerpts left after filtering")
+    if len(evaluation) == 0:
+        print("warning: the validation split is empty after filtering; training without evaluation")
+        training_args.eval_strategy, evaluation = "no", None
 
     model = build_model(model_args, tok, data_args.max_length, kl_args.beta_max)
     schedule = KLSchedule(kl_args.beta_max, kl_args.kl_hold_steps, kl_args.kl_ramp_steps, kl_args.kl_cycle_steps,
@@ -108,18 +114,18 @@ def main(argv=None) -> int:
         processing_class=tok,
         callbacks=[KLScheduleCallback(schedule)],
     )
-    resume = last_checkpoint(training_args.output_dir, training_args.overwrite_output_dir)
+    resume = last_checkpoint(training_args.output_dir, model_args.overwrite_output_dir)
     start = time.time()
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
-    metrics = trainer.evaluate()
+    metrics = trainer.evaluate() if evaluation is not None else {}
     if trainer.is_world_process_zero():
         history = [h for h in trainer.state.log_history if "loss" in h]
         write_training_record(os.path.join(training_args.output_dir, "training_record.json"), {
             "command": "python " + " ".join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)]),
             "resumed_from": resume,
             "train_examples": len(train),
-            "eval_examples": len(evaluation),
+            "eval_examples": len(evaluation) if evaluation is not None else 0,
             "parameters": model.num_parameters(),
             "global_step": trainer.state.global_step,
             "wall_seconds_this_run": round(time.time() - start, 1),

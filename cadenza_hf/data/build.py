@@ -200,8 +200,14 @@ def generate_rows(sources: list[dict], options_json: str):
 
 
 def _source_dicts(sources: list[SourceFile]) -> list[dict]:
+    """Generator inputs, in an order that balances ``num_proc`` shards.
+
+    ``datasets`` cuts the list into contiguous shards; sorted names put whole
+    collections (a few big POP909 songs, many short Groove files) in one shard, so the
+    list is ordered by a hash of each name instead: deterministic, and mixed.
+    """
     out = []
-    for s in sources:
+    for s in sorted(sources, key=lambda src: hashlib.sha1(src.name.encode()).hexdigest()):
         d = s.to_dict()
         try:
             st = os.stat(s.path)
