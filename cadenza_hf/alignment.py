@@ -160,3 +160,44 @@ __all__ = [
     "load_pop909_song",
     "read_pop909_beats",
 ]
+
+
+def estimate_grid_offset(score: symusic.Score, beats_per_bar: int = 4, tolerance: float = 0.01) -> int:
+    """Estimate where the bar grid starts from the onsets alone (no beat file needed).
+
+    For files whose ticks follow the beat but whose bar lines are not at tick 0 (a
+    pickup, or a recording that started late). Three steps, each a small exhaustive
+    search: the 16th-note phase that puts the most onsets within ``tolerance`` of a
+    16th, then which of the four 16ths is the beat (most onsets on it), then which beat
+    is the downbeat (the most onsets on it: harmony changes and bass notes land there).
+    Returns the tick of the first estimated bar line, in ``[0, bar)``.
+    """
+    tpq = score.ticks_per_quarter
+    onsets = np.concatenate([t.notes.numpy()["time"] for t in score.tracks if len(t.notes)]).astype(np.int64)
+    step = tpq // 4
+
+    def hits(offset: int, period: int) -> int:
+        phase = (onsets - offset) % period
+        return int(np.sum(np.minimum(phase, period - phase) <= tolerance * step))
+
+    phase16 = max(range(step), key=lambda p: hits(p, step))
+    beat = max((phase16 + k * step for k in range(4)), key=lambda p: hits(p, tpq))
+    bar = tpq * beats_per_bar
+    return max((beat + k * tpq for k in range(beats_per_bar)), key=lambda p: hits(p % bar, bar)) % bar
+
+
+def align_by_onsets(score: symusic.Score, beats_per_bar: int = 4) -> symusic.Score:
+    """Shift ``score`` so that the estimated bar grid (:func:`estimate_grid_offset`)
+    starts at tick 0, with a ``beats_per_bar``/4 meter. Notes before the first bar line
+    move into an extra bar at the start."""
+    offset = estimate_grid_offset(score, beats_per_bar)
+    first = min(int(t.notes.numpy()["time"].min()) for t in score.tracks if len(t.notes))
+    bar = score.ticks_per_quarter * beats_per_bar
+    shift = -offset if first >= offset else bar - offset
+    out = score.shift_time(shift)
+    out.time_signatures.clear()
+    out.time_signatures.append(symusic.TimeSignature(0, beats_per_bar, 4))
+    return out
+
+
+__all__ += ["align_by_onsets", "estimate_grid_offset"]

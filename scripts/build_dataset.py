@@ -35,6 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-tokens", type=int, default=2048, help="drop excerpts longer than this (default 2048)")
     p.add_argument("--transpose", type=int, nargs="*", default=[],
                    help="semitone shifts added for pitched tracks in the train split, e.g. -2 -1 1 2")
+    p.add_argument("--align-onsets", action="store_true",
+                   help="estimate bar lines from onsets for plain MIDI files (default: trust tick 0)")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--cache-dir", default=None, help="datasets cache folder (default: HF_DATASETS_CACHE)")
     p.add_argument("--no-dedupe", action="store_true", help="keep identical excerpts")
@@ -49,7 +51,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     options = BuildOptions(bars=args.bars, hop_bars=args.hop_bars, min_notes=args.min_notes,
-                           max_tokens=args.max_tokens, transpose=tuple(args.transpose))
+                           max_tokens=args.max_tokens, transpose=tuple(args.transpose),
+                           align_onsets=args.align_onsets)
     start = time.perf_counter()
     if args.streaming:
         streams = build_streaming(args.input, options)

@@ -203,3 +203,12 @@ def test_build_script_saves_to_disk(collection, tmp_path):
     loaded = load_from_disk(str(out))
     assert {"source", "track", "kind", "bar", "input_ids"} <= set(loaded["train"].column_names)
     assert (out / "build_summary.json").exists()
+
+
+def test_onset_estimate_aligns_without_beat_files(data_dir, pop909_index):
+    from cadenza_hf.alignment import align_by_onsets
+
+    songs = [s for s in sorted(pop909_index) if pop909_index[s]["num_beats_per_measure"] == "2"][:12]
+    rates = [grid_hit_rate(align_by_onsets(read_midi(data_dir / "pop909" / s / f"{s}.mid")), track="PIANO")
+             for s in songs]
+    assert np.mean(rates) >= 0.85

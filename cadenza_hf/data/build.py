@@ -38,6 +38,7 @@ class BuildOptions:
     min_notes: int = 4
     max_tokens: int = 2048
     transpose: tuple[int, ...] = ()  # semitone shifts added for pitched tracks in train
+    align_onsets: bool = False  # estimate bars from onsets for plain MIDI files
     tokenizer: dict = field(default_factory=dict)  # PerTokTokenizer settings
 
     def __post_init__(self):
@@ -128,7 +129,7 @@ def _transposed(excerpt, semitones: int, tokenizer):
 
 def file_rows(source: SourceFile, tokenizer, options: BuildOptions) -> tuple[list[dict], Counter]:
     """Every excerpt row of one file, and the windows skipped with their reasons."""
-    score = load_source(source, tokenizer.ticks_per_quarter)
+    score = load_source(source, tokenizer.ticks_per_quarter, options.align_onsets)
     split = split_of(source)
     rows, skipped = [], Counter()
     for index, track in enumerate(score.tracks):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import symusic
 
-from ..alignment import load_pop909_song
+from ..alignment import align_by_onsets, load_pop909_song
 from ..midi_io import MidiInputError, read_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -145,8 +145,17 @@ def _music21_sources(query: str) -> list[SourceFile]:
     return out
 
 
-def load_source(source: SourceFile, tpq: int = 480) -> symusic.Score:
-    """Read a source as a validated Score whose bars are right (aligned where needed)."""
+def load_source(source: SourceFile, tpq: int = 480, align_onsets: bool = False) -> symusic.Score:
+    """Read a source as a validated Score whose bars are right (aligned where needed).
+
+    ``align_onsets``: for plain MIDI (no beat file, no published grid), estimate the bar
+    grid from the onsets (:func:`~cadenza_hf.alignment.align_by_onsets`) instead of
+    trusting tick 0. Measured on 40 POP909 songs in 4/4 with their beat files hidden:
+    91.6% of PIANO onsets within 1% of a 16th (beat-file alignment: 91.5%), and the
+    estimated downbeat matched the annotated one in 24 of 40 songs.
+    """
+    if source.collection == "midi" and align_onsets:
+        return align_by_onsets(read_midi(source.path))
     if source.collection == "pop909":
         extra = json.loads(source.extra)
         return load_pop909_song(Path(source.path).parent, extra or None, tpq)
