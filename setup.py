@@ -24,6 +24,7 @@ setup(
     packages=[
         "cadenza_hf",
         "cadenza_hf.data",
+        "cadenza_hf.evaluation",
         "cadenza_hf.modeling",
         "cadenza_hf.modeling.composer",
         "cadenza_hf.modeling.performer",
@@ -32,6 +33,7 @@ setup(
     package_dir={
         "cadenza_hf": "cadenza_hf",
         "cadenza_hf.data": "cadenza_hf/data",
+        "cadenza_hf.evaluation": "cadenza_hf/evaluation",
         "cadenza_hf.modeling": "modeling",
         "cadenza_hf.pipelines": "pipelines",
     },
