@@ -24,6 +24,7 @@ __all__ = [
     "CadenzaPerformerForMaskedLM",
     "CadenzaPerformerModel",
     "Excerpt",
+    "examples",
     "ExcerptMeta",
     "MidiInputError",
     "PerTokTokenizer",

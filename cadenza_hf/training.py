@@ -179,3 +179,54 @@ def write_training_record(path: str, record: dict) -> None:
 
 
 __all__ += ["json_to_argv", "last_checkpoint", "parse_script_args", "select_rows", "write_training_record"]
+
+
+def load_train_eval(data_args, column: str, seed: int, training_args):
+    """Train and validation rows of ``data_args.dataset_dir`` after the script's filters.
+
+    Exits with a message if nothing is left to train on; trains without evaluation
+    (and says so) if the validation split is empty.
+    """
+    from datasets import load_from_disk
+
+    data = load_from_disk(data_args.dataset_dir)
+    pick = dict(collections=data_args.collections, kinds=data_args.kinds, column=column,
+                max_length=data_args.max_length, seed=seed)
+    train = select_rows(data["train"], max_samples=data_args.max_train_samples, **pick)
+    evaluation = select_rows(data["validation"], max_samples=data_args.max_eval_samples, **pick)
+    if len(train) == 0:
+        raise SystemExit(f"{data_args.dataset_dir}: no training excerpts left after filtering")
+    if len(evaluation) == 0:
+        print("warning: the validation split is empty after filtering; training without evaluation")
+        training_args.eval_strategy, evaluation = "no", None
+    return train, evaluation
+
+
+def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dict) -> dict:
+    """Train (resuming from ``resume``), save, evaluate, and write ``training_record.json``."""
+    import os
+    import sys
+
+    start = time.time()
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model()
+    metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
+    record = {
+        "command": "python " + " ".join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)]),
+        "resumed_from": resume,
+        "train_examples": len(trainer.train_dataset),
+        "eval_examples": len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0,
+        "parameters": trainer.model.num_parameters(),
+        "global_step": trainer.state.global_step,
+        "wall_seconds_this_run": round(time.time() - start, 1),
+        "train_metrics": result.metrics,
+        "eval_metrics": metrics,
+        "last_logs": [h for h in trainer.state.log_history if "loss" in h][-3:],
+        **extra,
+    }
+    if trainer.is_world_process_zero():
+        write_training_record(os.path.join(trainer.args.output_dir, "training_record.json"), record)
+    return record
+
+
+__all__ += ["load_train_eval", "run_training"]

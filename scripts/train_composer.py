@@ -14,26 +14,23 @@ e.g. after moving to another machine). Runs unchanged under ``accelerate launch`
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 
 import torch
-from datasets import load_from_disk
 from transformers import HfArgumentParser, TrainingArguments, set_seed
 
 from cadenza_hf import CadenzaComposerConfig, CadenzaComposerModel, PerTokTokenizer
-from cadenza_hf.data import ComposerCollator
 from cadenza_hf.training import (
     KLSchedule,
     KLScheduleCallback,
     LossTermsTrainer,
     last_checkpoint,
+    load_train_eval,
     parse_script_args,
-    select_rows,
-    write_training_record,
+    run_training,
 )
+from cadenza_hf.data import ComposerCollator
 
 
 @dataclass
@@ -91,16 +88,7 @@ def main(argv=None) -> int:
     training_args.remove_unused_columns = False  # the collator reads composition_ids
     tok = PerTokTokenizer.from_pretrained(model_args.tokenizer_name) if model_args.tokenizer_name else PerTokTokenizer()
 
-    data = load_from_disk(data_args.dataset_dir)
-    pick = dict(collections=data_args.collections, kinds=data_args.kinds, column="composition_ids",
-                max_length=data_args.max_length, seed=training_args.seed)
-    train = select_rows(data["train"], max_samples=data_args.max_train_samples, **pick)
-    evaluation = select_rows(data["validation"], max_samples=data_args.max_eval_samples, **pick)
-    if len(train) == 0:
-        raise SystemExit(f"{data_args.dataset_dir}: no training excerpts left after filtering")
-    if len(evaluation) == 0:
-        print("warning: the validation split is empty after filtering; training without evaluation")
-        training_args.eval_strategy, evaluation = "no", None
+    train, evaluation = load_train_eval(data_args, "composition_ids", training_args.seed, training_args)
 
     model = build_model(model_args, tok, data_args.max_length, kl_args.beta_max)
     schedule = KLSchedule(kl_args.beta_max, kl_args.kl_hold_steps, kl_args.kl_ramp_steps, kl_args.kl_cycle_steps,
@@ -115,26 +103,7 @@ def main(argv=None) -> int:
         callbacks=[KLScheduleCallback(schedule)],
     )
     resume = last_checkpoint(training_args.output_dir, model_args.overwrite_output_dir)
-    start = time.time()
-    result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model()
-    metrics = trainer.evaluate() if evaluation is not None else {}
-    if trainer.is_world_process_zero():
-        history = [h for h in trainer.state.log_history if "loss" in h]
-        write_training_record(os.path.join(training_args.output_dir, "training_record.json"), {
-            "command": "python " + " ".join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)]),
-            "resumed_from": resume,
-            "train_examples": len(train),
-            "eval_examples": len(evaluation) if evaluation is not None else 0,
-            "parameters": model.num_parameters(),
-            "global_step": trainer.state.global_step,
-            "wall_seconds_this_run": round(time.time() - start, 1),
-            "train_metrics": result.metrics,
-            "eval_metrics": metrics,
-            "last_logs": history[-3:],
-            "kl_schedule": asdict(schedule),
-            "data": {"dataset_dir": data_args.dataset_dir, **asdict(data_args)},
-        })
+    run_training(trainer, resume, argv, {"kl_schedule": asdict(schedule), "data": asdict(data_args)})
     return 0
 
 
