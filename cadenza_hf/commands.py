@@ -2,39 +2,25 @@
 
 Every command reports bad input as one line on stderr and exits non-zero; outputs are
 written atomically, so a failed command leaves no partial file behind.
+
+- ``example``, ``roundtrip``: here (tokenizer only, no model);
+- ``vary``, ``generate``, ``interpolate``, ``perform``: :mod:`cadenza_hf.music_commands`;
+- ``push``, and the script runner behind ``train-composer``, ``train-performer`` and
+  ``evaluate``: :mod:`cadenza_hf.tool_commands`.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+from .cli_support import CommandError, output_file, parse_track
 from .midi_io import MidiInputError
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
-
-
-def _track(value):
-    if value is None:
-        return None
-    return int(value) if value.lstrip("-").isdigit() else value
-
-
-def _output_path(path: str) -> Path:
-    out = Path(path)
-    if out.is_dir():
-        raise CommandError(f"{out}: is a directory, expected a file name")
-    if not out.parent.exists():
-        raise CommandError(f"{out.parent}: output folder does not exist")
-    return out
 
 
 def cmd_example(args) -> int:
     from .examples import write_example_idea
 
-    out = _output_path(args.output)
+    out = output_file(args.output)
     try:
         write_example_idea(out)
     except OSError as err:
@@ -46,9 +32,9 @@ def cmd_example(args) -> int:
 def cmd_roundtrip(args) -> int:
     from .tokenization_pertok import PerTokTokenizer
 
-    out = _output_path(args.output)
+    out = output_file(args.output)
     tok = PerTokTokenizer()
-    excerpt = tok.extract_excerpt(args.input, _track(args.track), args.start_bar, args.bars)
+    excerpt = tok.extract_excerpt(args.input, parse_track(args.track), args.start_bar, args.bars)
     ids = tok.encode_excerpt(excerpt)
     if args.tokens:
         print(" ".join(tok.convert_ids_to_tokens(ids)))
@@ -65,15 +51,34 @@ def cmd_roundtrip(args) -> int:
     return 0
 
 
-COMMANDS = {"example": cmd_example, "roundtrip": cmd_roundtrip}
+def _commands() -> dict:
+    from .music_commands import COMMANDS as MUSIC
+    from .tool_commands import COMMANDS as TOOLS
+
+    return {"example": cmd_example, "roundtrip": cmd_roundtrip, **MUSIC, **TOOLS}
+
+
+def _fail(command: str, err: Exception) -> int:
+    print(f"cadenza {command}: error: {err}", file=sys.stderr)
+    return 2
 
 
 def run(args) -> int:
+    """Run the parsed command; one line on stderr and exit status 2 for user errors."""
     try:
-        return COMMANDS[args.command](args)
+        return _commands()[args.command](args)
     except (MidiInputError, CommandError) as err:
-        print(f"cadenza {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(args.command, err)
 
 
-__all__ = ["CommandError", "run"]
+def run_script(command: str, script: str, argv: list[str]) -> int:
+    """Run ``scripts/<script>.py``'s ``main(argv)`` for ``command`` (see :mod:`cadenza_hf.tool_commands`)."""
+    from .tool_commands import find_script, run_script_main
+
+    try:
+        return run_script_main(find_script(script), argv)
+    except CommandError as err:
+        return _fail(command, err)
+
+
+__all__ = ["CommandError", "run", "run_script"]

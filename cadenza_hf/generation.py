@@ -27,16 +27,24 @@ class PerTokGrammarLogitsProcessor(LogitsProcessor):
         max_length (`int`): total length (prompt included) generation may reach; choices
             that could not close every bar and write EOS within it are masked.
         mode (`str`): ``"composition"`` (composer output) or ``"full"``.
+        monophonic (`bool` or list): at most one note per onset (a melody): once a note
+            is written at a position, the next token must move on (TimeShift, Bar or
+            EOS). The composer has no kind conditioning; this is how ``kind="melody"``
+            is honoured. Durations are not clipped, so a long note may still sound
+            under the next one (legato), as in a sung or played melody.
 
     Create a new processor for every ``generate`` call: it keeps per-row state.
     """
 
-    def __init__(self, tokenizer, bars=4, drums=False, time_signature=(4, 4), max_length=1024, mode="composition"):
+    def __init__(self, tokenizer, bars=4, drums=False, time_signature=(4, 4), max_length=1024, mode="composition",
+                 monophonic=False):
         self.grammar = tokenizer.grammar
         self.tokenizer = tokenizer
         self.bars, self.drums, self.time_signature = bars, drums, time_signature
         self.max_length = max_length
         self.mode = mode
+        self.monophonic = monophonic
+        self.mono_rows: list[bool] = []
         self.states: list | None = None
         self.consumed = 0
 
@@ -51,6 +59,7 @@ class PerTokGrammarLogitsProcessor(LogitsProcessor):
         bars = self._per_row(self.bars, batch)
         drums = self._per_row(self.drums, batch)
         meters = self.time_signature if isinstance(self.time_signature, list) else [self.time_signature] * batch
+        self.mono_rows = self._per_row(self.monophonic, batch)
         self.states = [
             self.grammar.new_state(
                 bars=b, bar_ticks=self.tokenizer.bar_ticks(ts), mode=self.mode, track=Kind.DRUM if d else Kind.PITCH
@@ -69,8 +78,11 @@ class PerTokGrammarLogitsProcessor(LogitsProcessor):
         self.consumed = length
         remaining = self.max_length - length
         allowed = torch.zeros_like(scores, dtype=torch.bool)
+        pitch_ids = self.grammar.ids_of[Kind.PITCH]
         for row, state in enumerate(self.states):
             mask = self.grammar.allowed_mask(state, remaining=remaining)
+            if self.mono_rows[row] and state.last_pitch >= 0 and not state.expect:
+                mask[pitch_ids] = False  # a note is already at this onset: move on
             allowed[row, : mask.shape[0]] = torch.from_numpy(mask)
         return scores.masked_fill(~allowed, float("-inf"))
 

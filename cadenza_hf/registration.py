@@ -32,6 +32,10 @@ def register() -> None:
     AutoModelForCausalLM.register(CadenzaComposerConfig, CadenzaComposerModel, exist_ok=True)
     AutoModel.register(CadenzaPerformerConfig, CadenzaPerformerModel, exist_ok=True)
     AutoModelForMaskedLM.register(CadenzaPerformerConfig, CadenzaPerformerForMaskedLM, exist_ok=True)
+
+    from .pipelines import register_pipelines
+
+    register_pipelines()  # "midi-variation" and "midi-performance"
     _DONE = True
 
 

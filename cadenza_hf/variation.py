@@ -24,10 +24,16 @@ DEFAULT_VARIATION_STRENGTH = 0.5
 
 @dataclass
 class ComposeOptions:
-    """How to decode: greedy (``temperature == 0``) or sampled with ``temperature``/``top_p``."""
+    """How to decode: greedy (``temperature == 0``) or sampled with ``temperature``/``top_p``.
+
+    ``drums`` selects the drum grammar (PitchDrum notes, no durations); ``monophonic``
+    allows one note per onset (melodies). Neither is a model input: the composer has no
+    kind conditioning, so the kind is imposed by the grammar processor.
+    """
 
     bars: int = 4
     drums: bool = False
+    monophonic: bool = False
     time_signature: tuple[int, int] = (4, 4)
     temperature: float = 1.0
     top_p: float = 0.95
@@ -40,14 +46,18 @@ def _generator(seed: int | None, device) -> torch.Generator | None:
 
 @torch.no_grad()
 def compose_from_latents(model, tokenizer, latents: torch.Tensor, options: ComposeOptions,
-                         seed: int | None = None) -> list[list[int]]:
-    """Decode each latent row into composition ids (BOS ... EOS, no padding)."""
+                         seed: int | None = None, streamer=None) -> list[list[int]]:
+    """Decode each latent row into composition ids (BOS ... EOS, no padding).
+
+    ``streamer`` (optional) is handed to ``generate`` (``put`` per step, ``end`` at the
+    end), e.g. to drive a progress bar.
+    """
     device = model.device
     batch = latents.shape[0]
     bos = torch.full((batch, 1), tokenizer.bos_token_id, dtype=torch.long, device=device)
     processor = PerTokGrammarLogitsProcessor(
         tokenizer, bars=options.bars, drums=options.drums, time_signature=tuple(options.time_signature),
-        max_length=1 + options.max_new_tokens,
+        max_length=1 + options.max_new_tokens, monophonic=options.monophonic,
     )
     sample = options.temperature > 0
     if seed is not None:
@@ -63,6 +73,7 @@ def compose_from_latents(model, tokenizer, latents: torch.Tensor, options: Compo
         top_k=None,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
+        streamer=streamer,
     )
     rows = []
     for row in out.tolist():
@@ -73,7 +84,7 @@ def compose_from_latents(model, tokenizer, latents: torch.Tensor, options: Compo
 
 @torch.no_grad()
 def vary(model, tokenizer, composition_ids, num_variations: int = 4, variation_strength: float = DEFAULT_VARIATION_STRENGTH,
-         options: ComposeOptions | None = None, seed: int | None = None) -> list[list[int]]:
+         options: ComposeOptions | None = None, seed: int | None = None, streamer=None) -> list[list[int]]:
     """Variations of one idea (its composition ids): encode, pick latents, decode."""
     options = options or ComposeOptions()
     model.eval()
@@ -83,22 +94,22 @@ def vary(model, tokenizer, composition_ids, num_variations: int = 4, variation_s
     mean = posterior.mean.expand(num_variations, -1)
     logvar = posterior.logvar.expand(num_variations, -1)
     latents = model.sample_latent(type(posterior)(mean, logvar), variation_strength, generator=generator)
-    return compose_from_latents(model, tokenizer, latents, options, seed)
+    return compose_from_latents(model, tokenizer, latents, options, seed, streamer)
 
 
 @torch.no_grad()
 def generate_ideas(model, tokenizer, num_ideas: int = 4, options: ComposeOptions | None = None,
-                   seed: int | None = None) -> list[list[int]]:
+                   seed: int | None = None, streamer=None) -> list[list[int]]:
     """New ideas from the prior N(0, I) (unconditional generation)."""
     options = options or ComposeOptions()
     model.eval()
     latents = model.sample_prior(num_ideas, generator=_generator(seed, model.device), device=model.device)
-    return compose_from_latents(model, tokenizer, latents, options, seed)
+    return compose_from_latents(model, tokenizer, latents, options, seed, streamer)
 
 
 @torch.no_grad()
 def interpolate(model, tokenizer, ids_a, ids_b, steps: int = 5, options: ComposeOptions | None = None,
-                seed: int | None = None) -> list[list[int]]:
+                seed: int | None = None, streamer=None) -> list[list[int]]:
     """Ideas along the path between two ideas' posterior means (spherical interpolation)."""
     options = options or ComposeOptions()
     model.eval()
@@ -107,7 +118,7 @@ def interpolate(model, tokenizer, ids_a, ids_b, steps: int = 5, options: Compose
         t = torch.tensor([list(ids)], dtype=torch.long, device=model.device)
         z.append(model.encode(t, torch.ones_like(t)).mean[0])
     latents = model.interpolate_latents(z[0], z[1], steps)
-    return compose_from_latents(model, tokenizer, latents, options, seed)
+    return compose_from_latents(model, tokenizer, latents, options, seed, streamer)
 
 
 __all__ = ["DEFAULT_VARIATION_STRENGTH", "ComposeOptions", "compose_from_latents", "generate_ideas", "interpolate", "vary"]

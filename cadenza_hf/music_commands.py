@@ -1,0 +1,194 @@
+"""``cadenza vary | generate | interpolate | perform``: the pipelines from the command line.
+
+Every command checks its arguments, the output location and the input MIDI before it
+loads a model, writes nothing until all its outputs exist in memory, and then writes
+them all or none (:func:`~cadenza_hf.io_utils.write_files_atomically`). Without
+``--seed`` a random seed is drawn and printed, so any run can be repeated byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .cli_support import (
+    CommandError,
+    check_range,
+    default_checkpoint,
+    load_pipeline,
+    output_file,
+    output_folder,
+    parse_track,
+    performer_spec,
+    pick_seed,
+)
+
+MAX_OUTPUTS = 64
+
+
+def _check_common(args) -> None:
+    check_range("--temperature", args.temperature, 0)
+    if getattr(args, "bars", 1) < 1:
+        raise CommandError(f"--bars must be >= 1, got {args.bars}")
+    if getattr(args, "plot", False):
+        from .plotting import require_matplotlib
+
+        try:
+            require_matplotlib()
+        except ImportError as err:
+            raise CommandError(f"--plot: {err}") from None
+
+
+def _preflight(path: str, args):
+    """Read and cut the input now, so a bad file fails before any model loads."""
+    from .tokenization_pertok import PerTokTokenizer
+
+    return PerTokTokenizer().extract_excerpt(path, parse_track(args.track), args.start_bar, args.bars)
+
+
+def _variation_pipeline(args):
+    composer = args.composer or default_checkpoint("composer")
+    return load_pipeline("midi-variation", "models", model=composer, performer=performer_spec(args.performer))
+
+
+def _write(folder: Path, files: dict[str, bytes]) -> list[Path]:
+    from .io_utils import write_files_atomically
+
+    try:
+        return write_files_atomically(folder, files)
+    except OSError as err:
+        raise CommandError(f"{folder}: cannot write ({err.strerror or err})") from None
+
+
+def _plot(files: dict, name: str, rolls, title: str, plot: bool) -> None:
+    if plot:
+        from .plotting import piano_roll_png
+
+        files[name] = piano_roll_png(rolls, title)
+
+
+def _report(header: str, written: list[Path]) -> None:
+    print(header)
+    for path in written:
+        print(f"  {path}")
+
+
+def _describe(excerpt) -> str:
+    meta = excerpt.meta
+    return (f"track {meta.track_index} ({meta.track_name or 'unnamed'}), "
+            f"bars {meta.start_bar}-{meta.start_bar + meta.bars - 1}")
+
+
+def cmd_vary(args) -> int:
+    from .variation import DEFAULT_VARIATION_STRENGTH
+
+    folder = output_folder(args.output_dir)
+    check_range("-n", args.num_variations, 1, MAX_OUTPUTS)
+    strength = DEFAULT_VARIATION_STRENGTH if args.strength is None else args.strength
+    check_range("--strength", strength, 0.0, 1.0)
+    _check_common(args)
+    excerpt = _preflight(args.input, args)
+    pipe = _variation_pipeline(args)
+    seed = pick_seed(args.seed)
+    results = pipe(args.input, track=parse_track(args.track), start_bar=args.start_bar, bars=args.bars,
+                   num_variations=args.num_variations, variation_strength=strength, kind=args.kind,
+                   temperature=args.temperature, seed=seed, progress_bar=True)
+    stem = Path(args.input).stem
+    files = {f"{stem}_var{i}.mid": r["midi"] for i, r in enumerate(results, 1)}
+    rolls = [("idea", excerpt.score)] + [(f"var {i}", r["score"]) for i, r in enumerate(results, 1)]
+    _plot(files, f"{stem}_variations.png", rolls, f"{stem}: strength {strength}, seed {seed}", args.plot)
+    written = _write(folder, files)
+    _report(f"{args.input}: {_describe(excerpt)}; {len(results)} variations, strength {strength}, seed {seed}",
+            written)
+    return 0
+
+
+def _time_signature(text: str) -> tuple[int, int]:
+    num, sep, den = text.partition("/")
+    if not (sep and num.isdigit() and den.isdigit()) or int(num) < 1 or int(den) not in (1, 2, 4, 8, 16, 32):
+        raise CommandError(f"--time-signature must look like 3/4 (denominator 1, 2, 4, 8, 16 or 32), got {text!r}")
+    return int(num), int(den)
+
+
+def cmd_generate(args) -> int:
+    folder = output_folder(args.output_dir)
+    check_range("-n", args.num_ideas, 1, MAX_OUTPUTS)
+    check_range("--qpm", args.qpm, 1.0, 1000.0)
+    _check_common(args)
+    meter = _time_signature(args.time_signature)
+    pipe = _variation_pipeline(args)
+    seed = pick_seed(args.seed)
+    results = pipe(None, kind=args.kind, bars=args.bars, num_variations=args.num_ideas, time_signature=meter,
+                   qpm=args.qpm, temperature=args.temperature, seed=seed, progress_bar=True)
+    files = {f"{args.kind}_idea{i}.mid": r["midi"] for i, r in enumerate(results, 1)}
+    rolls = [(f"idea {i}", r["score"]) for i, r in enumerate(results, 1)]
+    _plot(files, f"{args.kind}_ideas.png", rolls, f"new {args.kind} ideas, seed {seed}", args.plot)
+    written = _write(folder, files)
+    _report(f"{len(results)} new {args.kind} ideas, {args.bars} bars of {args.time_signature}, seed {seed}", written)
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    folder = output_folder(args.output_dir)
+    check_range("--steps", args.steps, 2, MAX_OUTPUTS)
+    _check_common(args)
+    first, last = _preflight(args.input, args), _preflight(args.target, args)
+    if first.meta.is_drum != last.meta.is_drum:
+        raise CommandError("cannot interpolate between a drum track and a pitched track")
+    pipe = _variation_pipeline(args)
+    seed = pick_seed(args.seed)
+    results = pipe(args.input, interpolate_to=args.target, steps=args.steps, track=parse_track(args.track),
+                   start_bar=args.start_bar, bars=args.bars, temperature=args.temperature, seed=seed,
+                   progress_bar=True)
+    stem = f"{Path(args.input).stem}_to_{Path(args.target).stem}"
+    files = {f"{stem}_{i}.mid": r["midi"] for i, r in enumerate(results, 1)}
+    rolls = [("A", first.score)] + [(f"step {i}", r["score"]) for i, r in enumerate(results, 1)] + [("B", last.score)]
+    _plot(files, f"{stem}.png", rolls, f"{stem}, seed {seed}", args.plot)
+    written = _write(folder, files)
+    _report(f"{args.input} -> {args.target}: {len(results)} steps, seed {seed}", written)
+    return 0
+
+
+def _performance_pipeline(args):
+    spec = performer_spec(args.performer)
+    if spec is None:
+        from . import defaults
+
+        main = defaults.PERFORMER_PITCHED if defaults.has_checkpoint(defaults.PERFORMER_PITCHED) else \
+            defaults.PERFORMER_DRUMS
+        return load_pipeline("midi-performance", "performer", model=default_checkpoint(main))
+    if isinstance(spec, list):
+        return load_pipeline("midi-performance", "performer", model=spec[0], performer=spec[1:] or None)
+    (main_kind, main_path), *rest = spec.items()
+    from .pipelines.performers import load_performer
+
+    try:
+        main = load_performer(main_path)
+    except (OSError, ValueError) as err:
+        raise CommandError(f"cannot load the performer {main_path}: {str(err).splitlines()[0]}") from None
+    main.config.performer_kind = main_kind
+    return load_pipeline("midi-performance", "performer", model=main, performer=dict(rest) or None)
+
+
+def cmd_perform(args) -> int:
+    from .io_utils import atomic_write_bytes
+
+    out = output_file(args.output)
+    check_range("--temperature", args.temperature, 0)
+    if args.bars < 1:
+        raise CommandError(f"--bars must be >= 1, got {args.bars}")
+    excerpt = _preflight(args.input, args)
+    pipe = _performance_pipeline(args)
+    seed = pick_seed(args.seed)
+    result = pipe(args.input, track=parse_track(args.track), start_bar=args.start_bar, bars=args.bars,
+                  temperature=args.temperature, seed=seed)
+    try:
+        atomic_write_bytes(out, result["midi"])
+    except OSError as err:
+        raise CommandError(f"{out}: cannot write ({err.strerror or err})") from None
+    print(f"{args.input}: {_describe(excerpt)}, {excerpt.score.note_num()} notes performed, seed {seed} -> {out}")
+    return 0
+
+
+COMMANDS = {"vary": cmd_vary, "generate": cmd_generate, "interpolate": cmd_interpolate, "perform": cmd_perform}
+
+__all__ = ["COMMANDS", "cmd_generate", "cmd_interpolate", "cmd_perform", "cmd_vary"]

@@ -1,0 +1,125 @@
+"""What the two cadenza pipelines share: tokenizer, performers, options, saving."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, Pipeline
+
+from cadenza_hf.performance import fill_performance_ids
+from cadenza_hf.tokenization_pertok import PerTokTokenizer
+
+from .performers import KIND_ATTRIBUTE, SUBFOLDERS_ATTRIBUTE, check_performer, load_performer, select_performer
+from .saving import mark_pipeline, write_pipeline_code
+
+DEFAULT_PERFORMANCE_TEMPERATURE = 1.0
+DEFAULT_PERFORMANCE_TOP_P = 0.95
+
+
+class CadenzaPipeline(Pipeline):
+    """Base of the cadenza pipelines: a main model, a PerTok tokenizer and ``{kind: performer}``.
+
+    Subclasses set ``task_name`` and ``auto_class`` and build ``self.performers`` in
+    ``_init_performers``.
+    """
+
+    # None: transformers tries AutoTokenizer on a model *name* and stays quiet on failure;
+    # ``_init_tokenizer`` then loads it itself (raising the real error) or, for a model
+    # object built in memory, uses the default PerTok tokenizer.
+    _load_tokenizer = None
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_video_processor = False
+    _pipeline_calls_generate = False
+    task_name = ""
+    auto_class = ""
+
+    def __init__(self, model, tokenizer=None, performer=None, **kwargs):
+        super().__init__(model=model, tokenizer=tokenizer, **kwargs)
+        self.tokenizer = self._init_tokenizer(tokenizer)
+        self.model.eval()
+        self.performers = self._init_performers(performer)
+        for model in self.performers.values():
+            check_performer(model, self.tokenizer)
+            model.to(self.device)
+            model.eval()
+
+    def _init_tokenizer(self, tokenizer) -> PerTokTokenizer:
+        if tokenizer is None:
+            source = getattr(self.model, "name_or_path", "") or ""
+            local = Path(source).is_dir()
+            if source and (not local or (Path(source) / "tokenizer_config.json").is_file()):
+                tokenizer = AutoTokenizer.from_pretrained(source)
+            else:
+                tokenizer = PerTokTokenizer()
+        if not isinstance(tokenizer, PerTokTokenizer):
+            raise TypeError(f"the cadenza pipelines need a PerTokTokenizer, got {type(tokenizer).__name__}")
+        if tokenizer.vocab_size != self.model.config.vocab_size:
+            raise ValueError(
+                f"the tokenizer has {tokenizer.vocab_size} tokens but the model was trained on "
+                f"{self.model.config.vocab_size}: use the tokenizer saved with the model"
+            )
+        return tokenizer
+
+    def _init_performers(self, performer) -> dict:
+        raise NotImplementedError
+
+    # ---- shared steps --------------------------------------------------------------
+    def _perform(self, rows, drums: bool, temperature: float, top_p: float, seed: int | None) -> list[list[int]]:
+        """Fill velocity and microtiming of each id row with the performer for its kind."""
+        performer = select_performer(self.performers, drums)
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=performer.device).manual_seed(seed)
+        return fill_performance_ids(performer, self.tokenizer, rows, temperature=temperature, top_p=top_p,
+                                    generator=generator)
+
+    @staticmethod
+    def _check_sampling(temperature, top_p, name: str = "") -> None:
+        if temperature is not None and temperature < 0:
+            raise ValueError(f"{name}temperature must be >= 0, got {temperature}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"{name}top_p must be in (0, 1], got {top_p}")
+
+    # ---- saving ----------------------------------------------------------------------
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs):
+        """Save the model, the tokenizer and the performers so that the pipeline reloads.
+
+        Reload with ``pipeline("<task>", model=save_directory)`` in a process that imported
+        ``cadenza_hf``, or with ``pipeline(model=save_directory, trust_remote_code=True)``
+        (see :mod:`cadenza_hf.pipelines.saving`).
+        """
+        if os.path.isfile(save_directory):
+            raise ValueError(f"{save_directory} is a file, expected a folder")
+        os.makedirs(save_directory, exist_ok=True)
+        self._save_performers(save_directory, **kwargs)
+        mark_pipeline(self.model.config, self.task_name, type(self).__name__, self.auto_class)
+        write_pipeline_code(save_directory)
+        self.model.save_pretrained(save_directory, **kwargs)
+        self.tokenizer.save_pretrained(save_directory)
+
+    def _save_performers(self, save_directory, **kwargs) -> None:
+        """Save every performer other than the main model into ``performer-<kind>/``.
+
+        Each one's kind goes into its ``config.performer_kind`` and the folders into the
+        main model's ``config.cadenza_performers``, which :meth:`_saved_performers` reads.
+        """
+        folders = {}
+        for kind, performer in self.performers.items():
+            setattr(performer.config, KIND_ATTRIBUTE, kind)
+            if performer is not self.model:
+                folders[kind] = f"performer-{kind}"
+                performer.save_pretrained(os.path.join(save_directory, folders[kind]), **kwargs)
+        setattr(self.model.config, SUBFOLDERS_ATTRIBUTE, folders)
+
+    def _saved_performers(self) -> dict:
+        """The performers a saved pipeline keeps next to its main model (``{kind: model}``)."""
+        folders = getattr(self.model.config, SUBFOLDERS_ATTRIBUTE, None) or {}
+        root = getattr(self.model, "name_or_path", "")
+        return {kind: load_performer(root, subfolder=sub) for kind, sub in folders.items()} if root else {}
+
+
+__all__ = ["DEFAULT_PERFORMANCE_TEMPERATURE", "DEFAULT_PERFORMANCE_TOP_P", "CadenzaPipeline"]

@@ -1,0 +1,82 @@
+"""What the pipelines accept: MIDI inputs cut to excerpts, track kinds, and blank metas.
+
+Track kinds:
+
+- ``"drums"``: drum notes (PitchDrum tokens, no durations), decoded to a drum track;
+- ``"melody"``: pitched, at most one note per onset;
+- ``"polyphonic"``: pitched, chords allowed.
+
+The composer has no kind conditioning (it was trained on all three). A kind is imposed
+at decoding time by :class:`~cadenza_hf.generation.PerTokGrammarLogitsProcessor`: the
+drum grammar for drums, one note per onset for melodies, the plain pitched grammar for
+polyphonic tracks. Variations keep the kind of their input unless ``kind`` says
+otherwise (a pitched input may be varied as a melody or polyphonically; drums stay drums).
+"""
+
+from __future__ import annotations
+
+from cadenza_hf.excerpt import Excerpt, ExcerptMeta
+
+KINDS = ("drums", "melody", "polyphonic")
+
+
+def check_kind(kind: str | None) -> str | None:
+    """Return ``kind`` if it is one of :data:`KINDS` (or None); raise ValueError otherwise."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def load_excerpt(tokenizer, midi, track=None, start_bar: int = 0, bars: int = 4) -> Excerpt:
+    """An :class:`Excerpt` from a path, MIDI bytes, a ``symusic.Score`` or an Excerpt.
+
+    Raises :class:`~cadenza_hf.MidiInputError` for anything the tokenizer refuses.
+    """
+    if isinstance(midi, Excerpt):
+        return midi
+    return tokenizer.extract_excerpt(midi, track, start_bar, bars)
+
+
+def excerpt_kind(tokenizer, ids, is_drum: bool) -> str:
+    """``"drums"``, ``"melody"`` (one note per onset) or ``"polyphonic"`` for token ids."""
+    if is_drum:
+        return "drums"
+    families = tokenizer.token_families
+    resets = set(families["bar"]) | set(families["timeshift"])
+    pitches = set(families["pitch"])
+    at_onset = 0
+    for i in ids:
+        if i in resets:
+            at_onset = 0
+        elif i in pitches:
+            at_onset += 1
+            if at_onset > 1:
+                return "polyphonic"
+    return "melody"
+
+
+def variation_kind(input_kind: str, requested: str | None) -> str:
+    """The kind variations are decoded as: the input's, or a compatible requested one."""
+    if requested is None or requested == input_kind:
+        return input_kind
+    if "drums" in (input_kind, requested):
+        raise ValueError(f"a {input_kind} input cannot be varied as {requested}")
+    return requested
+
+
+def blank_meta(tokenizer, kind: str, bars: int, time_signature=(4, 4), qpm: float = 120.0) -> ExcerptMeta:
+    """The meta of a new idea (unconditional generation): meter, tempo, drum flag."""
+    num, den = time_signature
+    return ExcerptMeta(
+        ticks_per_quarter=tokenizer.ticks_per_quarter,
+        time_signature=(int(num), int(den)),
+        tempos=[(0, float(qpm))],
+        program=0,
+        is_drum=kind == "drums",
+        track_name=kind.capitalize(),
+        bars=bars,
+        source=f"<new {kind} idea>",
+    )
+
+
+__all__ = ["KINDS", "blank_meta", "check_kind", "excerpt_kind", "load_excerpt", "variation_kind"]

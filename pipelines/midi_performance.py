@@ -1,0 +1,81 @@
+"""``pipeline("midi-performance")``: humanise a quantized MIDI excerpt with a performer alone.
+
+The performer reads the excerpt's score (pitch, grid position, duration, bars) and
+predicts every velocity and microtiming (paper §3.2); the score itself is kept.
+"""
+
+from __future__ import annotations
+
+from cadenza_hf import defaults
+
+from .base import DEFAULT_PERFORMANCE_TEMPERATURE, DEFAULT_PERFORMANCE_TOP_P, CadenzaPipeline
+from .midi_inputs import excerpt_kind, load_excerpt
+from .performers import load_performer, performer_kind, resolve_performers
+from .results import build_result
+
+PERFORMANCE_TASK = "midi-performance"
+
+
+class MidiPerformancePipeline(CadenzaPipeline):
+    """Performer pipeline: velocity and microtiming for a quantized excerpt.
+
+    Build it with ``pipeline("midi-performance", model=..., performer=...)``:
+
+    - ``model``: a performer folder, Hub id or ``CadenzaPerformerForMaskedLM``; left out,
+      the pitched performer shipped in ``cadenza_hf/checkpoints/performer-pitched``
+      (with the shipped drum performer added for drum tracks).
+    - ``performer`` (*optional*): more performers (as for ``midi-variation``); each input
+      goes to the performer of its kind (drums or pitched).
+
+    Call arguments: ``inputs`` (a path, MIDI bytes, a ``symusic.Score`` or an ``Excerpt``),
+    ``track``, ``start_bar``, ``bars`` (default 4), ``temperature`` (default 1.0; 0 is the
+    most likely performance), ``top_p`` (default 0.95) and ``seed``.
+
+    Returns:
+        One dict: ``midi`` (bytes), ``score``, ``composition_ids`` (the input's score
+        tokens), ``input_ids`` (full ids after the performer) and ``options``.
+    """
+
+    task_name = PERFORMANCE_TASK
+    auto_class = "AutoModelForMaskedLM"
+
+    def _init_performers(self, performer) -> dict:
+        performers = {performer_kind(self.model): self.model}
+        extra = resolve_performers(performer) if performer is not None else self._saved_performers()
+        if performer is None and defaults.is_default_checkpoint(getattr(self.model, "name_or_path", "")):
+            paths = {kind: path for kind, path in defaults.default_performers().items() if kind not in performers}
+            extra = {kind: load_performer(path) for kind, path in paths.items()}
+        for kind, model in extra.items():
+            if kind in performers:
+                raise ValueError(f"two performers of kind {kind!r}: the model and one in performer=")
+            performers[kind] = model
+        return performers
+
+    def _sanitize_parameters(self, track=None, start_bar=None, bars=None, temperature=None, top_p=None, seed=None):
+        pre = {k: v for k, v in dict(track=track, start_bar=start_bar, bars=bars).items() if v is not None}
+        forward = {k: v for k, v in dict(temperature=temperature, top_p=top_p, seed=seed).items() if v is not None}
+        self._check_sampling(temperature, top_p)
+        return pre, forward, {}
+
+    def preprocess(self, inputs, track=None, start_bar: int = 0, bars: int = 4) -> dict:
+        if not isinstance(bars, int) or bars < 1:
+            raise ValueError(f"bars must be a positive int, got {bars!r}")
+        excerpt = load_excerpt(self.tokenizer, inputs, track, start_bar, bars)
+        ids = self.tokenizer.encode_excerpt(excerpt)
+        return {"ids": ids, "meta": excerpt.meta, "window": {"track": track, "start_bar": start_bar, "bars": bars}}
+
+    def _forward(self, model_inputs: dict, temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE,
+                 top_p: float = DEFAULT_PERFORMANCE_TOP_P, seed: int | None = None) -> dict:
+        meta = model_inputs["meta"]
+        (full,) = self._perform([model_inputs["ids"]], meta.is_drum, temperature, top_p, seed)
+        comp = self.tokenizer.composition_ids(model_inputs["ids"])
+        options = {"mode": "perform", "kind": excerpt_kind(self.tokenizer, comp, meta.is_drum),
+                   **model_inputs["window"], "temperature": temperature, "top_p": top_p, "seed": seed}
+        return {"composition_ids": comp, "full": full, "meta": meta, "options": options}
+
+    def postprocess(self, model_outputs: dict) -> dict:
+        return build_result(self.tokenizer, model_outputs["composition_ids"], model_outputs["full"],
+                            model_outputs["meta"], model_outputs["options"])
+
+
+__all__ = ["PERFORMANCE_TASK", "MidiPerformancePipeline"]

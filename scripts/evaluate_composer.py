@@ -1,0 +1,476 @@
+#!/usr/bin/env python
+"""Evaluate a trained composer with the paper's Table 2 protocol (§4.1, eq. 8).
+
+One greedy variation per test excerpt at each variation strength, compared with its
+input by pitch, onset and duration histogram similarity and absolute (note-for-note)
+similarity (:mod:`cadenza_hf.evaluation.similarity`)::
+
+    OMP_NUM_THREADS=1 python scripts/evaluate_composer.py --model runs/composer-small \
+        --dataset_dir data/pop909_groove_hop2 --output-json runs/composer-small/eval.json \
+        --markdown docs/benchmarks.md
+
+Protocol. A seeded sample of ``--num-excerpts`` rows of the ``--split`` split (filtered by
+``--collections`` / ``--kinds``). Each excerpt is encoded once; for every strength its
+latent is ``model.sample_latent(posterior, strength)`` with a generator seeded by
+``--seed`` plus the excerpt's position, so the same noise is used at every strength and
+the result does not depend on batching. Latents of excerpts with the same bars, meter
+and grammar (drums; monophonic when the input is, as the pipelines do) are decoded
+together by ``compose_from_latents`` with temperature 0 (greedy). Input (its composition
+ids) and output are decoded with the tokenizer and the input's meta (meter, tempo, drum
+flag). An output is valid when it has 0 grammar errors with the input's bar count and an
+EOS, and its MIDI bytes are read back by ``cadenza_hf.read_midi`` (which refuses files
+without notes). Means are over all outputs, valid or not. A placebo row compares every
+excerpt with another sampled excerpt of the same bars and meter (the paper's Placebo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+START_MARK = "<!-- composer-eval:start -->"
+END_MARK = "<!-- composer-eval:end -->"
+FILE_INTRO = "# Benchmarks\n\nMeasured numbers for cadenza_hf, each section written by the script named in it.\n"
+METRICS = ("pitch", "onset", "duration", "absolute")
+DEFAULT_MODEL = "runs/composer-small"
+DEFAULT_DATASET = "data/pop909_groove_hop2"
+# Paper Table 2 (Lakh MIDI, 12+12-layer composers) for reference.
+PAPER_ROWS = {
+    "paper No-KL": (95.64, 83.04, 98.40, 20.05),
+    "paper Balanced-KL": (92.06, 80.80, 96.95, 16.46),
+    "paper Full-KL": (71.01, 77.99, 88.65, 9.44),
+}
+# Targets (issue 4): (metric, low, high) at the default strength and at strength 0.
+DEFAULT_TARGETS = (("pitch", 85.0, None), ("onset", 75.0, None), ("duration", 90.0, None), ("absolute", 10.0, 40.0))
+ZERO_TARGETS = (("absolute", 60.0, None),)
+
+
+@dataclass
+class Idea:
+    """One test excerpt: its composition ids and what decoding it needs."""
+
+    position: int  # index in the evaluated sample (seeds its latent)
+    ids: list[int]
+    bars: int
+    time_signature: tuple[int, int]
+    kind: str
+    tempo: float
+    source: str
+    bar: int
+
+    def group(self, kind_grammar: bool) -> tuple:
+        """Ideas with the same key can share one ``generate`` call."""
+        mono = kind_grammar and self.kind == "monophonic"
+        return self.bars, self.time_signature, self.kind == "drums", mono
+
+    def meta(self, tokenizer):
+        from cadenza_hf import ExcerptMeta
+
+        return ExcerptMeta(ticks_per_quarter=tokenizer.ticks_per_quarter, time_signature=self.time_signature,
+                           tempos=[(0, float(self.tempo or 120.0))], is_drum=self.kind == "drums", bars=self.bars,
+                           source=self.source, start_bar=self.bar)
+
+
+# ---- data and model ------------------------------------------------------------------
+def parse_meter(text: str) -> tuple[int, int]:
+    """``"4/4"`` -> ``(4, 4)``."""
+    num, den = str(text).split("/")
+    return int(num), int(den)
+
+
+def load_ideas(args, tokenizer) -> tuple[list[Idea], int]:
+    """The seeded sample of test excerpts, and how many rows passed the filters."""
+    from datasets import load_from_disk
+
+    data = load_from_disk(args.dataset_dir)[args.split]
+    for column, allowed in (("collection", args.collections), ("kind", args.kinds)):
+        if allowed:
+            data = data.filter(lambda v, keep=frozenset(allowed): v in keep, input_columns=column)
+    if len(data) == 0:
+        raise SystemExit(f"{args.dataset_dir}: no {args.split} excerpts left after filtering")
+    total = len(data)
+    rng = np.random.default_rng(args.seed)
+    picked = np.sort(rng.choice(total, size=min(args.num_excerpts, total), replace=False))
+    columns = ("composition_ids", "kind", "time_signature", "tempo", "source", "bar")
+    rows = data.select(picked.tolist()).select_columns(list(columns)).to_dict()
+    bar_id = tokenizer.convert_tokens_to_ids("Bar_None")  # every bar opens with one: their count is the length
+    ideas = []
+    for p, (ids, kind, meter, tempo, source, bar) in enumerate(zip(*(rows[c] for c in columns))):
+        ideas.append(Idea(p, list(ids), ids.count(bar_id), parse_meter(meter), kind, tempo, source, bar))
+    return ideas, total
+
+
+def load_composer(model_dir: str, tokenizer_dir: str | None = None):
+    """Composer (eval mode) and its tokenizer, saved in the same folder by default."""
+    from cadenza_hf import CadenzaComposerModel, PerTokTokenizer
+
+    tokenizer = PerTokTokenizer.from_pretrained(tokenizer_dir or model_dir)
+    model = CadenzaComposerModel.from_pretrained(model_dir).eval()
+    if model.config.vocab_size != tokenizer.vocab_size:
+        raise SystemExit(f"vocab mismatch: model {model.config.vocab_size}, tokenizer {tokenizer.vocab_size}")
+    return model, tokenizer
+
+
+def pad_batch(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and attention mask."""
+    length = max(len(r) for r in rows)
+    ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+# ---- generation ----------------------------------------------------------------------
+@torch.no_grad()
+def encode_ideas(model, tokenizer, ideas: list[Idea], batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and log-variance of every idea, ``(N, latent_size)`` each."""
+    means, logvars = [], []
+    for start in range(0, len(ideas), batch_size):
+        ids, mask = pad_batch([i.ids for i in ideas[start : start + batch_size]], tokenizer.pad_token_id)
+        posterior = model.encode(ids.to(model.device), mask.to(model.device))
+        means.append(posterior.mean)
+        logvars.append(posterior.logvar)
+    return torch.cat(means), torch.cat(logvars)
+
+
+@torch.no_grad()
+def latents_at(model, mean: torch.Tensor, logvar: torch.Tensor, strength: float, seed: int) -> torch.Tensor:
+    """One latent per idea at ``strength``; idea ``i`` draws its noise from seed ``seed + i``."""
+    from cadenza_hf.modeling.composer import LatentDistribution
+
+    rows = []
+    for i in range(mean.shape[0]):
+        generator = torch.Generator(device=mean.device).manual_seed(seed + i)
+        posterior = LatentDistribution(mean[i : i + 1], logvar[i : i + 1])
+        rows.append(model.sample_latent(posterior, strength, generator=generator))
+    return torch.cat(rows)
+
+
+def batches(ideas: list[Idea], batch_size: int, kind_grammar: bool) -> list[tuple[tuple, list[Idea]]]:
+    """Ideas grouped by generation key, each group sorted by input length and chunked."""
+    groups: dict[tuple, list[Idea]] = defaultdict(list)
+    for idea in ideas:
+        groups[idea.group(kind_grammar)].append(idea)
+    out = []
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda i: len(i.ids))
+        out += [(key, members[s : s + batch_size]) for s in range(0, len(members), batch_size)]
+    return out
+
+
+def generate_variations(model, tokenizer, ideas, latents, args) -> tuple[list[list[int]], float]:
+    """Greedy variation of every idea from its latent row; returns outputs (idea order) and seconds."""
+    from cadenza_hf.variation import ComposeOptions, compose_from_latents
+
+    outputs: list[list[int] | None] = [None] * len(ideas)
+    start = time.perf_counter()
+    for (bars, meter, drums, mono), chunk in batches(ideas, args.batch_size, not args.no_kind_grammar):
+        options = ComposeOptions(bars=bars, drums=drums, monophonic=mono, time_signature=meter, temperature=0.0,
+                                 max_new_tokens=args.max_new_tokens)
+        rows = compose_from_latents(model, tokenizer, latents[[i.position for i in chunk]], options)
+        for idea, row in zip(chunk, rows):
+            outputs[idea.position] = row
+    return outputs, time.perf_counter() - start
+
+
+# ---- scoring -------------------------------------------------------------------------
+def is_valid(tokenizer, idea: Idea, ids: list[int]) -> bool:
+    """0 grammar errors with the idea's bars and an EOS, and MIDI bytes that read_midi accepts."""
+    from cadenza_hf import MidiInputError, read_midi
+
+    if tokenizer.grammar_errors(ids, bars=idea.bars, time_signature=idea.time_signature, require_eos=True):
+        return False
+    try:
+        read_midi(tokenizer.decode_to_midi_bytes(ids, reference=idea.meta(tokenizer)), "variation")
+    except MidiInputError:
+        return False
+    return True
+
+
+def score_pair(tokenizer, idea: Idea, out_ids: list[int], in_score=None) -> dict:
+    """Similarities of one output to its input, plus validity and note counts."""
+    from cadenza_hf.evaluation.similarity import similarity
+
+    meta = idea.meta(tokenizer)
+    in_score = in_score if in_score is not None else tokenizer.decode_midi(idea.ids, reference=meta)
+    out_score = tokenizer.decode_midi(out_ids, reference=meta)
+    sim = similarity(in_score, out_score, bars=idea.bars, time_signature=idea.time_signature)
+    return {**sim.to_dict(), "valid": is_valid(tokenizer, idea, out_ids),
+            "notes_in": sum(len(t.notes) for t in in_score.tracks),
+            "notes_out": sum(len(t.notes) for t in out_score.tracks), "new_tokens": len(out_ids) - 1}
+
+
+def summarize(label, records: list[dict], seconds: float | None = None) -> dict:
+    """Means of the per-excerpt records of one strength (or the placebo)."""
+    n = len(records)
+    row = {"strength": label, "n": n}
+    row.update({m: float(np.mean([r[m] for r in records])) if n else 0.0 for m in METRICS})
+    if "valid" in (records[0] if records else {}):
+        row["valid_share"] = sum(r["valid"] for r in records) / n
+        row["empty_share"] = sum(r["notes_out"] == 0 for r in records) / n
+        row["notes_in"] = float(np.mean([r["notes_in"] for r in records]))
+        row["notes_out"] = float(np.mean([r["notes_out"] for r in records]))
+    if seconds is not None:
+        tokens = sum(r["new_tokens"] for r in records)
+        row.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds else 0.0,
+                   seconds_per_variation=seconds / max(n, 1))
+    return row
+
+
+def placebo(tokenizer, ideas: list[Idea], seed: int) -> list[dict]:
+    """Each idea against another sampled idea of the same bars and meter (no generation)."""
+    from cadenza_hf.evaluation.similarity import similarity
+
+    rng = np.random.default_rng(seed + 1)
+    groups: dict[tuple, list[Idea]] = defaultdict(list)
+    for idea in ideas:
+        groups[(idea.bars, idea.time_signature)].append(idea)
+    records = []
+    for (bars, meter), members in groups.items():
+        if len(members) < 2:
+            continue
+        shift = rng.permutation(len(members))
+        partner = {shift[k]: shift[(k + 1) % len(shift)] for k in range(len(shift))}  # a derangement
+        for k, idea in enumerate(members):
+            other = members[partner[k]]
+            a = tokenizer.decode_midi(idea.ids, reference=idea.meta(tokenizer))
+            b = tokenizer.decode_midi(other.ids, reference=other.meta(tokenizer))
+            records.append(similarity(a, b, bars=bars, time_signature=meter).to_dict())
+    return records
+
+
+# ---- checks --------------------------------------------------------------------------
+def monotonic(rows: list[dict]) -> dict[str, bool]:
+    """Per metric: does the mean never rise as strength rises?"""
+    rows = sorted(rows, key=lambda r: r["strength"])
+    return {m: all(b[m] <= a[m] for a, b in zip(rows, rows[1:])) for m in METRICS}
+
+
+def target_checks(rows: list[dict], default_strength: float) -> list[dict]:
+    """Issue 4's targets at the default strength and at strength 0 (skipped when not measured)."""
+    by_strength = {r["strength"]: r for r in rows}
+    checks = []
+    for strength, targets in ((default_strength, DEFAULT_TARGETS), (0.0, ZERO_TARGETS)):
+        row = by_strength.get(strength)
+        for metric, low, high in targets:
+            value = row[metric] if row else None
+            ok = value is not None and value >= low and (high is None or value <= high)
+            want = f">= {low:g}" if high is None else f"{low:g}-{high:g}"
+            checks.append({"strength": strength, "metric": metric, "target": want, "value": value,
+                           "result": "PASS" if ok else ("not measured" if value is None else "FAIL")})
+    return checks
+
+
+# ---- report --------------------------------------------------------------------------
+def command_line(argv: list[str]) -> str:
+    """The command as typed, for the report."""
+    prefix = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
+    return prefix + "python " + shlex.join(["scripts/evaluate_composer.py", *argv])
+
+
+def md_table(header: list[str], rows: list[list]) -> str:
+    """A GitHub markdown table (first column left-aligned, the rest right-aligned)."""
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def results_table(rows: list[dict], placebo_row: dict | None) -> str:
+    header = ["strength", "n", "pitch", "onset", "duration", "absolute", "valid", "empty", "notes in/out",
+              "gen s", "tok/s", "s/variation"]
+    body = [[f"{r['strength']:g}", r["n"], *(f"{r[m]:.2f}" for m in METRICS), f"{r['valid_share']:.3f}",
+             f"{r['empty_share']:.3f}", f"{r['notes_in']:.1f} / {r['notes_out']:.1f}", f"{r['seconds']:.1f}",
+             f"{r['tokens_per_second']:.0f}", f"{r['seconds_per_variation']:.3f}"] for r in rows]
+    if placebo_row:
+        body.append(["placebo", placebo_row["n"], *(f"{placebo_row[m]:.2f}" for m in METRICS)] + ["-"] * 6)
+    body += [[name, "500", *(f"{v:.2f}" for v in values)] + ["-"] * 6 for name, values in PAPER_ROWS.items()]
+    return md_table(header, body)
+
+
+def kind_table(per_strength: dict[float, list[dict]], ideas: list[Idea]) -> str:
+    body = []
+    for strength, records in per_strength.items():
+        by_kind = defaultdict(list)
+        for idea, rec in zip(ideas, records):
+            by_kind[idea.kind].append(rec)
+        for kind in sorted(by_kind):
+            r = summarize(strength, by_kind[kind])
+            body.append([f"{strength:g}", kind, r["n"], *(f"{r[m]:.2f}" for m in METRICS), f"{r['valid_share']:.3f}"])
+    return md_table(["strength", "kind", "n", "pitch", "onset", "duration", "absolute", "valid"], body)
+
+
+def render(result: dict, ideas: list[Idea], per_strength: dict) -> str:
+    """The markdown section."""
+    s = result["settings"]
+    mono = {m: ("yes" if ok else "no") for m, ok in result["monotonic"].items()}
+    checks = md_table(["strength", "metric", "target", "value", "result"],
+                      [[f"{c['strength']:g}", c["metric"], c["target"],
+                        "-" if c["value"] is None else f"{c['value']:.2f}", f"**{c['result']}**"]
+                       for c in result["checks"]])
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(Counter(i.kind for i in ideas).items()))
+    meter_counts = Counter(f"{a}/{b}" for a, b in (i.time_signature for i in ideas))
+    meters = ", ".join(f"{k} {v}" for k, v in sorted(meter_counts.items()))
+    return "\n".join([
+        "## Composer evaluation (paper Table 2)",
+        "",
+        "One greedy variation per test excerpt at each variation strength, compared with its input "
+        "(paper eq. 8; metric definitions in `cadenza_hf/evaluation/similarity.py`). "
+        "Produced by `scripts/evaluate_composer.py`.",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+        f"- model: `{s['model']}` ({result['model_parameters']:,} parameters"
+        + (f", trained {result['model_global_step']} steps" if result.get("model_global_step") else "") + ")",
+        f"- data: `{s['dataset_dir']}` split `{s['split']}`, {len(ideas)} of {result['rows_after_filter']} "
+        f"excerpts (seed {s['seed']}; collections {', '.join(s['collections']) or 'all'}); kinds: {kinds}; "
+        f"meters: {meters}",
+        "- decoding: greedy, grammar processor with each input's bars, meter and drum flag"
+        + ("" if s["no_kind_grammar"] else ", monophonic grammar for monophonic inputs")
+        + f"; batch {s['batch_size']}, max {s['max_new_tokens']} new tokens; torch threads {s['threads']}",
+        f"- {result['machine']}; total run time {result['total_seconds']:.0f} s",
+        "",
+        results_table(result["rows"], result.get("placebo")),
+        "",
+        "`valid`: share of outputs with 0 grammar errors, the input's bar count, EOS, and MIDI bytes that "
+        "`read_midi` accepts (it refuses files without notes, so an empty output is invalid); `empty`: share of "
+        "outputs with no notes. Means are over all outputs. Placebo: each excerpt against another sampled "
+        "excerpt of the same meter. Paper rows: Lakh MIDI, 12+12-layer composers (Table 2).",
+        "",
+        "Similarity falls monotonically as strength rises: " + ", ".join(f"{m} {v}" for m, v in mono.items()) + ".",
+        "",
+        checks,
+        "",
+        "### By kind",
+        "",
+        kind_table(per_strength, ideas),
+    ])
+
+
+def machine_facts() -> str:
+    return (f"python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+
+
+def write_section(path: Path, section: str, start: str = START_MARK, end: str = END_MARK) -> None:
+    """Replace the text between ``start`` and ``end`` in ``path`` (append the section, or create the file)."""
+    block = f"{start}\n{section.strip()}\n{end}\n"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(FILE_INTRO + "\n" + block, encoding="utf-8")
+        return
+    text = path.read_text(encoding="utf-8")
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text, encoding="utf-8")
+
+
+def model_global_step(model_dir: str) -> int | None:
+    """Steps trained, from ``training_record.json`` or ``trainer_state.json`` when present."""
+    for name, key in (("training_record.json", "global_step"), ("trainer_state.json", "global_step")):
+        path = Path(model_dir) / name
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8")).get(key)
+    return None
+
+
+# ---- main ----------------------------------------------------------------------------
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"composer folder (default {DEFAULT_MODEL})")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the model folder)")
+    parser.add_argument("--dataset_dir", "--dataset-dir", default=DEFAULT_DATASET,
+                        help=f"DatasetDict from scripts/build_dataset.py (default {DEFAULT_DATASET})")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--collections", nargs="*", default=["pop909"], help="keep these collections (default pop909)")
+    parser.add_argument("--kinds", nargs="*", default=[], help="keep these kinds (default all)")
+    parser.add_argument("--num-excerpts", type=int, default=500, help="excerpts (default 500, or all there are)")
+    parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    parser.add_argument("--seed", type=int, default=0, help="sampling and latent seed (default 0)")
+    parser.add_argument("--batch-size", type=int, default=32, help="ideas per generate call (default 32)")
+    parser.add_argument("--max-new-tokens", type=int, default=768)
+    parser.add_argument("--no-kind-grammar", action="store_true",
+                        help="do not impose the monophonic grammar on monophonic inputs")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--output-json", type=Path, help="write every number (and per-excerpt records) here")
+    parser.add_argument("--markdown", type=Path, help="(re)write the composer-eval section of this file")
+    args = parser.parse_args(argv)
+    if any(not 0.0 <= s <= 1.0 for s in args.strengths):
+        parser.error("--strengths must lie in [0, 1]")
+    return args
+
+
+def run(args, argv: list[str]) -> tuple[dict, list[Idea], dict[float, list[dict]]]:
+    """Evaluate; return the result dict (also the JSON), the ideas and the per-excerpt records."""
+    from cadenza_hf.variation import DEFAULT_VARIATION_STRENGTH
+
+    start = time.perf_counter()
+    model, tokenizer = load_composer(args.model, args.tokenizer)
+    ideas, total = load_ideas(args, tokenizer)
+    print(f"# {len(ideas)} of {total} excerpts; encoding", flush=True)
+    mean, logvar = encode_ideas(model, tokenizer, ideas, args.batch_size)
+    inputs = [tokenizer.decode_midi(i.ids, reference=i.meta(tokenizer)) for i in ideas]
+    rows, per_strength = [], {}
+    for strength in sorted(set(args.strengths)):
+        latents = latents_at(model, mean, logvar, strength, args.seed)
+        outputs, seconds = generate_variations(model, tokenizer, ideas, latents, args)
+        records = [score_pair(tokenizer, i, o, s) for i, o, s in zip(ideas, outputs, inputs)]
+        per_strength[strength] = records
+        rows.append(summarize(strength, records, seconds))
+        r = rows[-1]
+        print(f"# strength {strength:g}: " + ", ".join(f"{m} {r[m]:.2f}" for m in METRICS)
+              + f", valid {r['valid_share']:.3f}, {seconds:.1f} s", flush=True)
+    placebo_records = placebo(tokenizer, ideas, args.seed)
+    return {
+        "command": command_line(argv),
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": machine_facts(),
+        "model_parameters": model.num_parameters(),
+        "model_global_step": model_global_step(args.model),
+        "rows_after_filter": total,
+        "default_strength": DEFAULT_VARIATION_STRENGTH,
+        "rows": rows,
+        "placebo": summarize("placebo", placebo_records) if placebo_records else None,
+        "monotonic": monotonic(rows),
+        "checks": target_checks(rows, DEFAULT_VARIATION_STRENGTH),
+        "total_seconds": time.perf_counter() - start,
+        "excerpts": [{"source": i.source, "bar": i.bar, "kind": i.kind, "bars": i.bars,
+                      "time_signature": f"{i.time_signature[0]}/{i.time_signature[1]}"} for i in ideas],
+        "per_excerpt": {f"{s:g}": recs for s, recs in per_strength.items()},
+    }, ideas, per_strength
+
+
+def main(argv=None) -> dict:
+    """Run the evaluation, print the markdown, write the JSON / markdown section; return the result."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print("# " + command_line(argv), flush=True)
+    result, ideas, per_strength = run(args, argv)
+    section = render(result, ideas, per_strength)
+    print(section)
+    if args.output_json:
+        args.output_json.parent.mkdir(parents=True, exist_ok=True)
+        args.output_json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    if args.markdown:
+        write_section(args.markdown, section)
+    return result
+
+
+if __name__ == "__main__":
+    main()

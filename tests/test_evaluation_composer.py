@@ -1,0 +1,240 @@
+"""Composer evaluation (paper Table 2 metrics) and the composer evaluation / benchmark scripts."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import symusic
+import torch
+
+from cadenza_hf.evaluation.similarity import (
+    absolute_similarity,
+    cosine_similarity,
+    num_onset_bins,
+    quantize,
+    similarity,
+)
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+TEST_SONGS = ["014", "125"]  # POP909 songs in the test split; 014 is in 12/8
+TINY = {"hidden_size": 32, "num_encoder_layers": 1, "num_decoder_layers": 1, "num_attention_heads": 2,
+        "intermediate_size": 64, "latent_size": 8}
+Q, S = 480, 120  # ticks per quarter and per 16th
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"_eval_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def notes(*rows):
+    """(time, duration, pitch) rows in ticks at 480 per quarter."""
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+# ---- metrics on hand-made note lists ----------------------------------------------------
+def test_identical_notes_score_100():
+    a = notes((0, 4 * S, 60), (4 * S, 2 * S, 64), (4 * S, 2 * S, 67), (40 * S, 8 * S, 72))
+    assert similarity(a, a).to_dict() == {"pitch": 100.0, "onset": 100.0, "duration": 100.0, "absolute": 100.0}
+
+
+def test_disjoint_pitches():
+    a = notes((0, S, 60), (4 * S, S, 62))
+    b = notes((0, S, 61), (4 * S, S, 63))
+    s = similarity(a, b)
+    assert (s.pitch, s.onset, s.duration, s.absolute) == (0.0, 100.0, 100.0, 0.0)
+
+
+def test_partial_overlaps_give_exact_values():
+    a = notes((0, 4 * S, 60), (4 * S, 4 * S, 62))
+    s = similarity(a, notes((0, 4 * S, 60), (4 * S, 4 * S, 64)))  # one pitch changed
+    assert s.pitch == pytest.approx(50.0) and s.onset == 100.0 and s.absolute == pytest.approx(50.0)
+    s = similarity(a, notes((0, 4 * S, 60), (5 * S, 4 * S, 62)))  # one onset moved by a 16th
+    assert s.onset == pytest.approx(50.0) and s.pitch == 100.0 and s.absolute == pytest.approx(50.0)
+    s = similarity(a, notes((0, 4 * S, 60), (4 * S, 8 * S, 62)))  # one duration doubled: [2 0] . [1 1]
+    assert s.duration == pytest.approx(100 / math.sqrt(2)) and s.absolute == pytest.approx(50.0)
+    # pitch counts (2, 1) vs (1, 2): 4 / 5
+    s = similarity(notes((0, S, 60), (S, S, 60), (2 * S, S, 62)), notes((0, S, 60), (S, S, 62), (2 * S, S, 62)))
+    assert s.pitch == pytest.approx(80.0)
+
+
+def test_absolute_is_multiset_intersection_over_the_larger_count():
+    one = notes((0, S, 60))
+    assert similarity(np.repeat(one, 3, axis=0), one).absolute == pytest.approx(100 / 3)
+    a = notes((0, S, 60), (S, S, 62))
+    extra = np.concatenate([a, notes((2 * S, S, 64), (3 * S, S, 65))])
+    assert similarity(a, extra).absolute == pytest.approx(50.0)  # copying plus adding is not identical
+    assert similarity(extra, a).absolute == pytest.approx(50.0)  # symmetric
+    # quantized to the nearest 16th: 10 ticks early and 20 ticks longer is still the same note
+    assert similarity(notes((4 * S, 2 * S, 60)), notes((4 * S - 10, 2 * S + 20, 60))).absolute == 100.0
+
+
+def test_empty_sides_give_zero_not_nan():
+    a = notes((0, S, 60))
+    for x, y in ((a, []), ([], a), ([], [])):
+        values = similarity(x, y).to_dict()
+        assert values == {"pitch": 0.0, "onset": 0.0, "duration": 0.0, "absolute": 0.0}
+    assert cosine_similarity(np.zeros(4), np.ones(4)) == 0.0
+
+
+def test_quantization_and_bins():
+    assert num_onset_bins(4, (4, 4)) == 64
+    assert num_onset_bins(4, (3, 4)) == 48
+    assert num_onset_bins(4, (12, 8)) == 96
+    assert num_onset_bins(2, (4, 4)) == 32
+    q = quantize(notes((160, 30, 60), (-20, S, 61), (70 * S, 200 * Q, 62)), Q, 64)
+    # triplet 8th onset -> nearest 16th 1; a 30-tick note -> 1 16th; early onset -> 0; late -> last bin
+    assert q.tolist() == [[60, 1, 1], [61, 0, 1], [62, 63, 800]]
+    long_note = similarity(notes((0, 100 * Q, 60)), notes((0, 17 * Q, 60)))  # both past 64 16ths: last bin
+    assert long_note.duration == 100.0 and long_note.absolute == 0.0
+    # in 3/4 a note at 16th 50 of a 4-bar excerpt (48 bins) lands in the last bin
+    assert similarity(notes((50 * S, S, 60)), notes((47 * S, S, 60)), time_signature=(3, 4)).onset == 100.0
+
+
+def test_scores_at_any_resolution():
+    rows = notes((0, 4 * S, 60), (6 * S, 2 * S, 64), (12 * S, S, 67))
+    score = symusic.Score(960)
+    track = symusic.Track()
+    track.notes = symusic.Note.from_numpy(rows[:, 0] * 2, rows[:, 1] * 2, rows[:, 2], np.full(3, 80))
+    score.tracks.append(track)
+    assert similarity(score, rows).to_dict() == similarity(rows, rows).to_dict()
+    other = notes((0, 4 * S, 60), (6 * S, 2 * S, 64), (12 * S, S, 68))
+    assert similarity(score, other).absolute == pytest.approx(200 / 3)
+    assert absolute_similarity(quantize(rows, Q, 64), quantize(other, Q, 64)) == pytest.approx(200 / 3)
+
+
+# ---- the evaluation script -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_composer(tmp_path_factory) -> Path:
+    """A tiny random composer saved with its tokenizer."""
+    from cadenza_hf import CadenzaComposerConfig, CadenzaComposerModel, PerTokTokenizer
+
+    tok = PerTokTokenizer()
+    torch.manual_seed(0)
+    config = CadenzaComposerConfig(vocab_size=tok.vocab_size, pad_token_id=tok.pad_token_id,
+                                   bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **TINY)
+    out = tmp_path_factory.mktemp("tiny_composer")
+    CadenzaComposerModel(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(data_dir, tmp_path_factory) -> Path:
+    """A DatasetDict saved to disk from two POP909 test-split songs."""
+    from cadenza_hf.data import build_dataset
+
+    root = tmp_path_factory.mktemp("pop")
+    pop = root / "pop909"
+    pop.mkdir()
+    with open(data_dir / "pop909" / "index.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    with open(pop / "index.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=rows[0].keys())
+        writer.writeheader()
+        writer.writerows(r for r in rows if r["song_id"] in TEST_SONGS)
+    for song in TEST_SONGS:
+        shutil.copytree(data_dir / "pop909" / song, pop / song)
+    dataset, _ = build_dataset([str(pop)], cache_dir=str(root / "cache"))
+    assert len(dataset["test"]) > 0
+    dataset.save_to_disk(str(root / "ds"))
+    return root / "ds"
+
+
+def test_evaluate_script_end_to_end(tiny_composer, tiny_dataset, tmp_path, capsys):
+    evaluate = _load_script("evaluate_composer")
+    md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
+    md.write_text("# Benchmarks\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n", encoding="utf-8")
+    argv = ["--model", str(tiny_composer), "--dataset_dir", str(tiny_dataset), "--num-excerpts", "6",
+            "--strengths", "0", "0.5", "1", "--max-new-tokens", "160", "--output-json", str(js), "--markdown", str(md)]
+    result = evaluate.main(argv)
+
+    assert [r["strength"] for r in result["rows"]] == [0.0, 0.5, 1.0]
+    for row in result["rows"]:
+        assert row["n"] == 6 and row["valid_share"] == 1.0 and row["empty_share"] == 0.0
+        assert all(0.0 <= row[m] <= 100.0 for m in evaluate.METRICS)
+        assert row["seconds"] > 0 and row["tokens_per_second"] > 0
+    meters = {e["time_signature"] for e in result["excerpts"]}
+    assert meters == {"4/4", "12/8"} and len(result["per_excerpt"]["0.5"]) == 6
+    assert {c["result"] for c in result["checks"]} <= {"PASS", "FAIL"}  # 0 and 0.5 were both measured
+    assert json.loads(js.read_text(encoding="utf-8"))["rows"] == result["rows"]
+    text = md.read_text(encoding="utf-8")
+    assert text.count(evaluate.START_MARK) == 1 and "kept" in text and "| 0.5 | 6 |" in text
+    evaluate.write_section(md, "## Composer evaluation\n\nnew")  # a refresh replaces the section only
+    text = md.read_text(encoding="utf-8")
+    assert text.count(evaluate.START_MARK) == 1 and "new" in text and "| 0.5 | 6 |" not in text and "kept" in text
+    out = capsys.readouterr().out
+    assert out.startswith("# ") and "scripts/evaluate_composer.py --model" in out.splitlines()[0]
+
+
+def test_scoring_an_output_equal_to_its_input(tiny_composer, tiny_dataset):
+    evaluate = _load_script("evaluate_composer")
+    args = evaluate.parse_args(["--dataset_dir", str(tiny_dataset), "--num-excerpts", "3"])
+    _, tok = evaluate.load_composer(str(tiny_composer))
+    ideas, _ = evaluate.load_ideas(args, tok)
+    for idea in ideas:
+        rec = evaluate.score_pair(tok, idea, idea.ids)
+        assert rec["valid"] and rec["notes_in"] == rec["notes_out"] > 0
+        assert [rec[m] for m in evaluate.METRICS] == [100.0] * 4
+        assert not evaluate.is_valid(tok, idea, idea.ids[:-1])  # no EOS
+        assert not evaluate.is_valid(tok, idea, [tok.bos_token_id] + [tok.convert_tokens_to_ids("Bar_None")]
+                                     * idea.bars + [tok.eos_token_id])  # no notes: read_midi refuses it
+
+
+def test_checks_logic():
+    evaluate = _load_script("evaluate_composer")
+    row = lambda s, p, o, d, a: {"strength": s, "pitch": p, "onset": o, "duration": d, "absolute": a}  # noqa: E731
+    rows = [row(0.0, 99, 95, 99, 70), row(0.5, 90, 80, 95, 20), row(1.0, 60, 81, 80, 5)]
+    assert evaluate.monotonic(rows) == {"pitch": True, "onset": False, "duration": True, "absolute": True}
+    assert {c["metric"]: c["result"] for c in evaluate.target_checks(rows, 0.5) if c["strength"] == 0.5} == {
+        "pitch": "PASS", "onset": "PASS", "duration": "PASS", "absolute": "PASS"}
+    rows[1]["absolute"] = 45.0  # too close to the input at the default strength
+    rows[0]["absolute"] = 55.0
+    results = [c["result"] for c in evaluate.target_checks(rows, 0.5)]
+    assert results == ["PASS", "PASS", "PASS", "FAIL", "FAIL"]
+    assert [c["result"] for c in evaluate.target_checks(rows[2:], 0.5)] == ["not measured"] * 5
+
+
+# ---- the benchmark script ---------------------------------------------------------------
+def test_benchmark_script_runs(tmp_path):
+    bench = _load_script("benchmark_composer")
+    md = tmp_path / "benchmarks.md"
+    result = bench.main(["--config-overrides", json.dumps(TINY), "--synthetic", "--batch-size", "2", "--steps", "2",
+                         "--warmup-steps", "1", "--repeats", "1", "--gen-repeats", "1", "--max-new-tokens", "64",
+                         "--markdown", str(md)])
+    t, g = result["training"], result["generation"]
+    assert t["best"]["composer"] > 0 and t["best"]["stock"] > 0 and t["ratio"] > 0
+    assert len(t["tokens_per_second"]["composer"]) == 1
+    steps = g["steps"]
+    assert 0 < steps <= 64
+    same_length = [k for k in g["timings"] if not k.startswith("vary")]
+    assert all(g["timings"][k]["new_tokens"] == steps for k in same_length), g["timings"]
+    assert g["cache_speedup_grammar"] > 0 and g["vs_gpt2_no_grammar"] > 0
+    text = md.read_text(encoding="utf-8")
+    assert text.count(bench.START_MARK) == 1 and "### Training throughput" in text and "### Generation" in text
+
+
+def test_stock_pair_trains_both_stacks():
+    from cadenza_hf import CadenzaComposerConfig
+
+    bench = _load_script("benchmark_composer")
+    config = CadenzaComposerConfig(**TINY)
+    model = bench.StockEncoderDecoder(config, positions=64)
+    assert model.decoder.config.n_layer == config.num_decoder_layers
+    assert model.encoder.config.num_hidden_layers == config.num_encoder_layers
+    assert model.decoder.config.n_inner == config.intermediate_size
+    ids = torch.randint(3, config.vocab_size, (2, 12))
+    model(ids, torch.ones_like(ids), labels=ids)["loss"].backward()
+    enc_grad = model.encoder.encoder.layer[0].attention.self.query.weight.grad
+    assert enc_grad is not None and enc_grad.abs().sum() > 0  # the loss depends on the encoder

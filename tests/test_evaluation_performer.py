@@ -1,0 +1,239 @@
+"""Performer evaluation: expressiveness metrics on hand-made notes, and the evaluation and
+benchmark scripts end to end on tiny random performers."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import symusic
+
+from cadenza_hf.evaluation.expressiveness import (
+    PerformedNotes,
+    kl_divergence,
+    match_notes,
+    microtiming_figures,
+    microtiming_histogram,
+    microtiming_mae,
+    microtiming_percent,
+    ticks_to_percent,
+    velocity_figures,
+    velocity_histogram,
+    velocity_mae,
+)
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+TINY = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"_perf_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _notes(grid, micro, pitch, velocity):
+    grid = np.asarray(grid)
+    return PerformedNotes(grid, grid + np.asarray(micro), pitch, velocity, 480)
+
+
+# ---- metrics on hand-made data ------------------------------------------------------------
+def test_microtiming_percent_of_a_sixteenth():
+    # 30 ticks late at 480 tpq = 25% of a 16th; 30 early = -25%; half-way counts as -50% of the next
+    pct = microtiming_percent([0, 480 + 30, 960 - 30, 60, 120 + 59], ticks_per_quarter=480)
+    np.testing.assert_allclose(pct, [0, 25, -25, -50, 49.166666666], atol=1e-6)
+    assert float(ticks_to_percent(30, 480)) == 25.0
+    assert float(microtiming_percent([15], ticks_per_quarter=240)[0]) == 25.0  # 16th = 60 ticks at 240 tpq
+
+
+def test_histograms_from_arrays_and_scores():
+    score = symusic.Score(480)
+    track = symusic.Track()
+    for t, v in ((0, 64), (510, 64), (1050, 100), (1440, 127)):
+        track.notes.append(symusic.Note(t, 100, 60, v))
+    score.tracks.append(track)
+    vel = velocity_histogram(score)
+    assert vel.shape == (128,) and vel[64] == 2 and vel[100] == 1 and vel[127] == 1 and vel.sum() == 4
+    micro = microtiming_histogram(score)
+    assert micro.shape == (100,) and micro.sum() == 4
+    assert micro[50] == 2 and micro[75] == 1 and micro[25] == 1  # 0, 1440: 0%; 510: +25%; 1050 = 1080 - 30: -25%
+    with pytest.raises(ValueError):
+        velocity_histogram([128])
+
+
+def test_kl_divergence_values_and_direction():
+    h = np.array([3, 1, 0, 0])
+    assert kl_divergence(h, h) == 0.0
+    assert kl_divergence(h, 2 * h) == 0.0  # counts are normalised
+    p, q = np.array([1, 1]), np.array([3, 1])
+    expected = 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)
+    assert kl_divergence(p, q, eps=0) == pytest.approx(expected)
+    assert kl_divergence(q, p, eps=0) != pytest.approx(expected)  # not symmetric
+    # an empty bin in q costs a finite penalty that grows as eps shrinks
+    assert 0 < kl_divergence([1, 1], [1, 0], eps=1e-3) < kl_divergence([1, 1], [1, 0], eps=1e-9) < 20
+    with pytest.raises(ValueError):
+        kl_divergence([0, 0], [1, 1])
+
+
+def test_figures_identical_and_shifted():
+    ref = _notes([0, 120, 240, 360], [0, 10, -10, 30], [60] * 4, [40, 60, 80, 100])
+    same = velocity_figures(ref, ref)
+    assert same["kl"] == 0.0 and same["mean_diff"] == 0.0 and same["std_diff"] == 0.0
+    shifted = velocity_figures(ref, ref.velocity + 7)  # a known shift: mean moves by 7, std unchanged
+    assert shifted["mean_diff"] == pytest.approx(7.0) and shifted["std_diff"] == pytest.approx(0.0)
+    assert shifted["kl"] > 1.0
+    later = _notes(ref.grid, ref.microtiming + 12, ref.pitch, ref.velocity)  # 12 ticks = 10% of a 16th
+    mt = microtiming_figures(ref, later)
+    assert mt["mean_diff"] == pytest.approx(10.0) and mt["std_diff"] == pytest.approx(0.0)
+    assert microtiming_figures(ref, ref)["kl"] == 0.0
+
+
+def test_mae_matches_notes_by_grid_and_pitch():
+    real = _notes([0, 0, 240, 480], [0, 0, -12, 30], [60, 64, 62, 65], [80, 90, 70, 60])
+    # the same notes in another order (chord spelled top-down), 10 louder and 6 ticks later each
+    order = [1, 0, 3, 2]
+    played = _notes(real.grid[order], real.microtiming[order] + 6, real.pitch[order], real.velocity[order] + 10)
+    i, j = match_notes(played, real)
+    assert np.array_equal(played.pitch[i], real.pitch[j])
+    assert velocity_mae(played, real) == 10.0
+    assert microtiming_mae(played, real) == 6.0
+    assert microtiming_mae(played, real, unit="percent") == 5.0
+    other = _notes([0, 0, 240, 480], [0] * 4, [60, 64, 62, 66], [80] * 4)
+    with pytest.raises(ValueError):
+        match_notes(other, real)
+
+
+def test_performed_notes_from_ids(tokenizer):
+    score = symusic.Score(480)
+    score.time_signatures.append(symusic.TimeSignature(0, 3, 4))
+    track = symusic.Track(program=0)
+    for t, p, v in ((0, 60, 100), (480 + 24, 64, 51), (1440 + 160 - 8, 67, 75)):  # bar 2 starts at 1440
+        track.notes.append(symusic.Note(t, 240, p, v))
+    score.tracks.append(track)
+    ids = tokenizer.encode_midi(score, track=0, start_bar=0, bars=2)
+    notes = PerformedNotes.from_ids(tokenizer, ids, "3/4")
+    assert notes.grid.tolist() == [0, 480, 1600]
+    assert notes.microtiming.tolist() == [0, 24, -8]
+    assert notes.pitch.tolist() == [60, 64, 67]
+    assert notes.velocity.tolist() == [99, 51, 75]  # velocities binned to PerTok's 32 values
+
+
+# ---- the scripts end to end -----------------------------------------------------------------
+POP_SONGS = {"004": "train", "052": "train", "014": "test"}
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(data_dir, tmp_path_factory) -> Path:
+    """A few Groove (train + validation) and POP909 (train + test) files built into a DatasetDict."""
+    from cadenza_hf.data import BuildOptions, build_dataset
+    from cadenza_hf.data.sources import SourceFile, split_of
+
+    root = tmp_path_factory.mktemp("perf_eval")
+    pop = root / "pop909"
+    pop.mkdir()
+    rows = list(csv.DictReader(open(data_dir / "pop909" / "index.csv", encoding="utf-8")))
+    with open(pop / "index.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=rows[0].keys())
+        writer.writeheader()
+        writer.writerows(r for r in rows if r["song_id"] in POP_SONGS)
+    for song, split in POP_SONGS.items():
+        assert split_of(SourceFile("", f"pop909/{song}", "pop909")) == split
+        shutil.copytree(data_dir / "pop909" / song, pop / song)
+    groove = root / "groove"
+    info = list(csv.DictReader(open(data_dir / "groove" / "info.csv", encoding="utf-8")))
+    beats = [r for r in info if r["beat_type"] == "beat" and r["time_signature"] == "4-4"
+             and 20 < float(r["duration"]) < 60]
+    picked = [r for r in beats if r["split"] == "train"][:3] + [r for r in beats if r["split"] == "validation"][:2]
+    for r in picked:
+        (groove / r["midi_filename"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / "groove" / r["midi_filename"], groove / r["midi_filename"])
+    with open(groove / "info.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=info[0].keys())
+        writer.writeheader()
+        writer.writerows(picked)
+    dataset, _ = build_dataset([str(pop), str(groove)], BuildOptions(), cache_dir=str(root / "cache"))
+    dataset.save_to_disk(str(root / "dataset"))
+    return root / "dataset"
+
+
+@pytest.fixture(scope="module")
+def tiny_performers(tmp_path_factory) -> dict:
+    import torch
+
+    from cadenza_hf import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM, PerTokTokenizer
+
+    root, tok, out = tmp_path_factory.mktemp("performers"), PerTokTokenizer(), {}
+    for seed, name in enumerate(("groove", "pop909")):
+        torch.manual_seed(seed)
+        config = CadenzaPerformerConfig(
+            vocab_size=tok.vocab_size, pad_token_id=tok.pad_token_id, mask_token_id=tok.mask_token_id,
+            velocity_token_ids=tok.velocity_ids, microtiming_token_ids=tok.microtiming_ids, **TINY)
+        CadenzaPerformerForMaskedLM(config).save_pretrained(root / name)
+        tok.save_pretrained(root / name)
+        out[name] = root / name
+    return out
+
+
+def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, capsys):
+    evaluate = _load_script("evaluate_performer")
+    md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
+    md.write_text("# Benchmarks\n\nintro kept\n", encoding="utf-8")
+    argv = ["--groove-model", str(tiny_performers["groove"]), "--pop909-model", str(tiny_performers["pop909"]),
+            "--dataset", str(tiny_dataset), "--num-excerpts", "4", "--num-reference", "10",
+            "--temperature", "1.0", "--output-json", str(js), "--markdown", str(md)]
+    result = evaluate.main(argv)
+
+    out = capsys.readouterr().out
+    assert out.startswith("# ") and "python scripts/evaluate_performer.py --groove-model" in out.splitlines()[0]
+    assert result["sizes"]["held_out_excerpts"] == {"groove": 4, "pop909": 4}
+    # Table 4: 2 performers x 2 decodings x 2 metrics, each with Train and Opposite columns
+    keys = {(r["performer"], r["decoding"], r["metric"]) for r in result["table4"]}
+    metrics = ("velocity", "microtiming")
+    assert keys == {(p, d, m) for p in ("groove", "pop909") for d in ("argmax", "T=1") for m in metrics}
+    for row in result["table4"]:
+        for fig in ("kl", "kl_reverse", "mean_diff", "std_diff"):
+            assert set(row[fig]) == {"train", "opposite"} and all(v >= 0 for v in row[fig].values())
+        assert set(row["closer_to_own"]) == {"kl", "mean_diff", "std_diff"}
+    # MAE rows: per held-out set, 2 performers x 2 decodings + 2 baselines
+    for dataset in ("groove", "pop909"):
+        kinds = [r["kind"] for r in result["mae"] if r["dataset"] == dataset]
+        assert sorted(kinds) == sorted(["performer_own"] * 2 + ["performer_opposite"] * 2
+                                       + ["baseline_mean_zero", "baseline_random"])
+        notes = {r["notes"] for r in result["mae"] if r["dataset"] == dataset}
+        assert len(notes) == 1 and notes.pop() > 0  # every method is scored on the same notes
+    assert [t["name"].split(":")[0] for t in result["targets"]] == ["groove", "groove", "pop909"]
+    assert all(isinstance(t["pass"], bool) for t in result["targets"])
+
+    assert json.loads(js.read_text())["table4"] == json.loads(json.dumps(result["table4"]))
+    text = md.read_text(encoding="utf-8")
+    assert "intro kept" in text and text.count(evaluate.START_MARK) == 1
+    assert "KL train" in text and "velocity MAE" in text and ("PASS" in text or "FAIL" in text)
+    evaluate.write_section(md, "## Performer evaluation\n\nrefreshed")
+    again = md.read_text(encoding="utf-8")
+    assert "refreshed" in again and "KL train" not in again and "intro kept" in again
+
+
+def test_benchmark_performer_runs(tmp_path, capsys):
+    bench = _load_script("benchmark_performer")
+    md = tmp_path / "benchmarks.md"
+    argv = ["--config-overrides", json.dumps(TINY), "--latency-runs", "2", "--warmup", "1", "--batch-size", "3",
+            "--throughput-runs", "1", "--train-steps", "3", "--train-warmup", "1", "--train-batch-size", "2",
+            "--repeats", "1", "--markdown", str(md)]
+    result = bench.main(argv)
+    assert "python scripts/benchmark_performer.py" in capsys.readouterr().out.splitlines()[0]
+    inf, tr = result["inference"], result["training"]
+    assert inf["batch"] == 3 and inf["latency_fill_ms"] > 0 and inf["excerpts_per_s"] > 0 and inf["tokens_per_s"] > 0
+    assert set(tr["median"]) == {"performer", "bert"} and all(v > 0 for v in tr["median"].values())
+    assert tr["same_batches"] and len(tr["batch_tokens"]) == 3
+    assert tr["ratio"] == pytest.approx(tr["median"]["performer"] / tr["median"]["bert"])
+    text = md.read_text(encoding="utf-8")
+    assert text.count(bench.START_MARK) == 1 and "training tokens/s performer / BERT" in text
