@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from cadenza_hf import reporting
 
 START_MARK = "<!-- composer-bench:start -->"
 END_MARK = "<!-- composer-bench:end -->"
@@ -324,11 +325,6 @@ def bench_generation(args, composer, tokenizer) -> dict:
 
 
 # ---- report ----------------------------------------------------------------------------
-def command_line(argv: list[str]) -> str:
-    prefix = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    return prefix + "python " + shlex.join(["scripts/benchmark_composer.py", *argv])
-
-
 def other_training_jobs() -> int:
     """Processes (not this one) whose command line mentions ``train_``: a busy CPU skews the numbers."""
     count = 0
@@ -417,19 +413,7 @@ def render(result: dict) -> str:
 
 def write_section(path: Path, section: str) -> None:
     """Replace the text between the composer-bench markers of ``path`` (append, or create the file)."""
-    block = f"{START_MARK}\n{section.strip()}\n{END_MARK}\n"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(FILE_INTRO + "\n" + block, encoding="utf-8")
-        return
-    text = path.read_text(encoding="utf-8")
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        tail = rest.split(END_MARK, 1)[1].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    reporting.write_section(path, section, START_MARK, END_MARK, FILE_INTRO)
 
 
 # ---- main --------------------------------------------------------------------------------
@@ -466,11 +450,12 @@ def main(argv=None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    print("# " + command_line(argv), flush=True)
+    command = reporting.command_line(argv, "scripts/benchmark_composer.py")
+    print("# " + command, flush=True)
     start = time.perf_counter()
     composer, tokenizer = load_composer(args)
     result = {
-        "command": command_line(argv),
+        "command": command,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": f"python {platform.python_version()} ({platform.machine()}), torch {torch.__version__}, "
                    f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
@@ -479,13 +464,7 @@ def main(argv=None) -> dict:
         "generation": None if args.skip_generation else bench_generation(args, composer, tokenizer),
     }
     result["total_seconds"] = time.perf_counter() - start
-    section = render(result)
-    print(section)
-    if args.output_json:
-        args.output_json.parent.mkdir(parents=True, exist_ok=True)
-        args.output_json.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    if args.markdown:
-        write_section(args.markdown, section)
+    reporting.emit_result(result, render(result), args.output_json, args.markdown, write_section)
     return result
 
 

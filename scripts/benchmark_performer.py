@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cadenza_hf import reporting
+
+SCRIPT = "scripts/benchmark_performer.py"
 START_MARK, END_MARK = "<!-- performer-bench:start -->", "<!-- performer-bench:end -->"
 TRAIN_RATIO_TARGET = 0.9
 
@@ -276,20 +278,7 @@ def render(result: dict) -> str:
 
 def write_section(path: Path, section: str) -> None:
     """Replace the text between the performer-bench markers of ``path`` (create it if missing)."""
-    block = f"{START_MARK}\n{section.strip()}\n{END_MARK}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        text = head + block + rest.split(END_MARK, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def command_line(argv: list[str]) -> str:
-    prefix = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    return prefix + "python " + shlex.join(["scripts/benchmark_performer.py", *argv])
+    reporting.write_section(path, section, START_MARK, END_MARK, "# Benchmarks\n", blank_line_after=False)
 
 
 def parse_args(argv):
@@ -324,7 +313,7 @@ def main(argv=None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    print("# " + command_line(argv), flush=True)
+    print("# " + reporting.command_line(argv, SCRIPT), flush=True)
     start = time.perf_counter()
     model, tok = load_model(args)
     infer, train_rows, source = get_excerpts(args, tok, model.config.max_position_embeddings)
@@ -332,7 +321,7 @@ def main(argv=None) -> dict:
     print(f"# inference done at {time.perf_counter() - start:.0f} s", flush=True)
     config = model.config
     result = {
-        "command": command_line(argv), "machine": machine_facts(),
+        "command": reporting.command_line(argv, SCRIPT), "machine": machine_facts(),
         "settings": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                      "model": args.model or f"random `{args.preset}` preset", "excerpts": source},
         "config": {k: getattr(config, k) for k in ("vocab_size", "hidden_size", "num_hidden_layers",
@@ -341,14 +330,8 @@ def main(argv=None) -> dict:
         "training": measure_training(config, tok, train_rows, args),
     }
     result["wall_seconds"] = time.perf_counter() - start
-    section = render(result)
-    print(section)
-    if args.output_json:
-        args.output_json.parent.mkdir(parents=True, exist_ok=True)
-        args.output_json.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    if args.markdown:
-        write_section(args.markdown, section)
-        print(f"# wrote the performer-bench section of {args.markdown}")
+    reporting.emit_result(result, render(result), args.output_json, args.markdown, write_section,
+                          section_name="performer-bench")
     return result
 
 

@@ -27,7 +27,6 @@ import csv
 import gc
 import os
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -36,8 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cadenza_hf import reporting
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("CADENZA_DATA", REPO.parent / "shared" / "data"))
+SCRIPT = "scripts/benchmark_tokenizers.py"
 START_MARK = "<!-- tokenizers:start -->"
 END_MARK = "<!-- tokenizers:end -->"
 FILE_INTRO = (
@@ -509,7 +511,7 @@ def render(args, argv, facts, samples, stats, rows, build_s, throughput, profile
         "Paper Table 1 (vocabulary size, mean tokens per excerpt) on real 4- and 8-bar excerpts, and encode",
         "throughput of the wrapper against bare miditok. Produced by `scripts/benchmark_tokenizers.py`.",
         "",
-        "Command: `" + command_line(argv) + "`",
+        "Command: `" + reporting.command_line(argv, SCRIPT) + "`",
         "",
         *[f"- {fact}" for fact in facts],
         "",
@@ -550,27 +552,9 @@ def render(args, argv, facts, samples, stats, rows, build_s, throughput, profile
     return "\n".join(lines), ratio
 
 
-def command_line(argv) -> str:
-    """The command as typed, for the report."""
-    prefix = "OMP_NUM_THREADS=" + os.environ["OMP_NUM_THREADS"] + " " if "OMP_NUM_THREADS" in os.environ else ""
-    return prefix + "python " + shlex.join(["scripts/benchmark_tokenizers.py", *argv])
-
-
 def write_section(path: Path, section: str) -> None:
     """Replace the text between the tokenizer markers of ``path`` (create it if missing)."""
-    block = f"{START_MARK}\n{section.strip()}\n{END_MARK}\n"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(FILE_INTRO + "\n" + block, encoding="utf-8")
-        return
-    text = path.read_text(encoding="utf-8")
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        tail = rest.split(END_MARK, 1)[1].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    reporting.write_section(path, section, START_MARK, END_MARK, FILE_INTRO)
 
 
 def parse_args(argv):
@@ -591,7 +575,7 @@ def main(argv=None) -> str:
     args = parse_args(argv)
     start = time.perf_counter()
     facts = machine_facts()
-    print("# " + command_line(argv), *facts, sep="\n# ", flush=True)
+    print("# " + reporting.command_line(argv, SCRIPT), *facts, sep="\n# ", flush=True)
     from cadenza_hf import PerTokTokenizer
 
     samples, stats = sample_excerpts(PerTokTokenizer(), args.data, args.num_excerpts, args.bars, args.seed)

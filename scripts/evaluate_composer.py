@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import sys
 import time
 from collections import Counter, defaultdict
@@ -39,6 +38,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cadenza_hf import reporting
+
+SCRIPT = "scripts/evaluate_composer.py"
 START_MARK = "<!-- composer-eval:start -->"
 END_MARK = "<!-- composer-eval:end -->"
 FILE_INTRO = "# Benchmarks\n\nMeasured numbers for cadenza_hf, each section written by the script named in it.\n"
@@ -275,12 +277,6 @@ def target_checks(rows: list[dict], default_strength: float) -> list[dict]:
 
 
 # ---- report --------------------------------------------------------------------------
-def command_line(argv: list[str]) -> str:
-    """The command as typed, for the report."""
-    prefix = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    return prefix + "python " + shlex.join(["scripts/evaluate_composer.py", *argv])
-
-
 def md_table(header: list[str], rows: list[list]) -> str:
     """A GitHub markdown table (first column left-aligned, the rest right-aligned)."""
     lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
@@ -363,21 +359,9 @@ def machine_facts() -> str:
             f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
 
 
-def write_section(path: Path, section: str, start: str = START_MARK, end: str = END_MARK) -> None:
-    """Replace the text between ``start`` and ``end`` in ``path`` (append the section, or create the file)."""
-    block = f"{start}\n{section.strip()}\n{end}\n"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(FILE_INTRO + "\n" + block, encoding="utf-8")
-        return
-    text = path.read_text(encoding="utf-8")
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        tail = rest.split(end, 1)[1].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+def write_section(path: Path, section: str) -> None:
+    """Replace the text between the composer-eval markers of ``path`` (append the section, or create the file)."""
+    reporting.write_section(path, section, START_MARK, END_MARK, FILE_INTRO)
 
 
 def model_global_step(model_dir: str) -> int | None:
@@ -437,7 +421,7 @@ def run(args, argv: list[str]) -> tuple[dict, list[Idea], dict[float, list[dict]
               + f", valid {r['valid_share']:.3f}, {seconds:.1f} s", flush=True)
     placebo_records = placebo(tokenizer, ideas, args.seed)
     return {
-        "command": command_line(argv),
+        "command": reporting.command_line(argv, SCRIPT),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": machine_facts(),
         "model_parameters": model.num_parameters(),
@@ -460,15 +444,10 @@ def main(argv=None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    print("# " + command_line(argv), flush=True)
+    print("# " + reporting.command_line(argv, SCRIPT), flush=True)
     result, ideas, per_strength = run(args, argv)
-    section = render(result, ideas, per_strength)
-    print(section)
-    if args.output_json:
-        args.output_json.parent.mkdir(parents=True, exist_ok=True)
-        args.output_json.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    if args.markdown:
-        write_section(args.markdown, section)
+    reporting.emit_result(result, render(result, ideas, per_strength), args.output_json, args.markdown,
+                          write_section)
     return result
 
 

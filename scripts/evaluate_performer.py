@@ -22,16 +22,16 @@ training notes (mean velocity, seeded random draws, zero microtiming).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from cadenza_hf import reporting
+
 COLLECTIONS = ("groove", "pop909")
+SCRIPT = "scripts/evaluate_performer.py"
 START_MARK, END_MARK = "<!-- performer-eval:start -->", "<!-- performer-eval:end -->"
 VELOCITY_GAIN_TARGET = 0.2  # velocity MAE at least 20% below the mean-velocity baseline
 
@@ -264,20 +264,7 @@ def render(result: dict) -> str:
 
 def write_section(path: Path, section: str) -> None:
     """Replace the text between the performer-eval markers of ``path`` (create it if missing)."""
-    block = f"{START_MARK}\n{section.strip()}\n{END_MARK}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        text = head + block + rest.split(END_MARK, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def command_line(argv: list[str]) -> str:
-    prefix = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    return prefix + "python " + shlex.join(["scripts/evaluate_performer.py", *argv])
+    reporting.write_section(path, section, START_MARK, END_MARK, "# Benchmarks\n", blank_line_after=False)
 
 
 # ---- main -----------------------------------------------------------------------------------
@@ -339,7 +326,7 @@ def evaluate(args, argv: list[str]) -> dict:
             print(f"# {performer} performer, {name}: done at {time.perf_counter() - start:.0f} s", flush=True)
     mae = mae_rows(outputs, real, references, args.seed)
     return {
-        "command": command_line(argv),
+        "command": reporting.command_line(argv, SCRIPT),
         "settings": {"groove_model": args.groove_model, "pop909_model": args.pop909_model, "dataset": args.dataset,
                      "held_out": ", ".join(f"{c} {splits[c]}" for c in COLLECTIONS), "seed": args.seed,
                      "num_excerpts": args.num_excerpts, "num_reference": args.num_reference, "eps": args.eps,
@@ -361,16 +348,10 @@ def main(argv=None) -> dict:
     """Run the evaluation, print the markdown (command first) and return the result dict."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    print("# " + command_line(argv), flush=True)
+    print("# " + reporting.command_line(argv, SCRIPT), flush=True)
     result = evaluate(args, argv)
-    section = render(result)
-    print(section)
-    if args.output_json:
-        args.output_json.parent.mkdir(parents=True, exist_ok=True)
-        args.output_json.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    if args.markdown:
-        write_section(args.markdown, section)
-        print(f"# wrote the performer-eval section of {args.markdown}")
+    reporting.emit_result(result, render(result), args.output_json, args.markdown, write_section,
+                          section_name="performer-eval")
     return result
 
 

@@ -16,7 +16,7 @@ from cadenza_hf.alignment import grid_hit_rate, load_pop909_song
 from cadenza_hf.data import BuildOptions, ComposerCollator, PerformerCollator, build_dataset, build_streaming
 from cadenza_hf.data.sources import discover
 
-from .midi_factory import header, simple_midi, track_chunk
+from .midi_factory import copy_groove, copy_pop909, header, simple_midi, track_chunk
 
 POP_SONGS = ["001", "002", "003", "010", "034", "101", "202", "303"]  # 034: 3/4
 
@@ -25,25 +25,8 @@ POP_SONGS = ["001", "002", "003", "010", "034", "101", "202", "303"]  # 034: 3/4
 def collection(data_dir, tmp_path_factory) -> Path:
     """A small copy of both collections, laid out like the originals (with their tables)."""
     root = tmp_path_factory.mktemp("collections")
-    pop = root / "pop909"
-    pop.mkdir()
-    rows = list(csv.DictReader(open(data_dir / "pop909" / "index.csv", encoding="utf-8")))
-    with open(pop / "index.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=rows[0].keys())
-        writer.writeheader()
-        writer.writerows(r for r in rows if r["song_id"] in POP_SONGS)
-    for song in POP_SONGS:
-        shutil.copytree(data_dir / "pop909" / song, pop / song)
-    groove = root / "groove"
-    info = list(csv.DictReader(open(data_dir / "groove" / "info.csv", encoding="utf-8")))
-    picked = [r for r in info if r["split"] == "train"][:12] + [r for r in info if r["split"] == "validation"][:6]
-    for r in picked:
-        (groove / r["midi_filename"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(data_dir / "groove" / r["midi_filename"], groove / r["midi_filename"])
-    with open(groove / "info.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=info[0].keys())
-        writer.writeheader()
-        writer.writerows(picked)
+    copy_pop909(data_dir, root, POP_SONGS)
+    copy_groove(data_dir, root, train=12, validation=6)
     return root
 
 

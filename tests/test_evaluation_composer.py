@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import math
-import shutil
 import sys
 from pathlib import Path
 
@@ -22,6 +20,8 @@ from cadenza_hf.evaluation.similarity import (
     quantize,
     similarity,
 )
+
+from .midi_factory import copy_pop909
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 TEST_SONGS = ["014", "125"]  # POP909 songs in the test split; 014 is in 12/8
@@ -136,16 +136,7 @@ def tiny_dataset(data_dir, tmp_path_factory) -> Path:
     from cadenza_hf.data import build_dataset
 
     root = tmp_path_factory.mktemp("pop")
-    pop = root / "pop909"
-    pop.mkdir()
-    with open(data_dir / "pop909" / "index.csv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    with open(pop / "index.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=rows[0].keys())
-        writer.writeheader()
-        writer.writerows(r for r in rows if r["song_id"] in TEST_SONGS)
-    for song in TEST_SONGS:
-        shutil.copytree(data_dir / "pop909" / song, pop / song)
+    pop = copy_pop909(data_dir, root, TEST_SONGS)
     dataset, _ = build_dataset([str(pop)], cache_dir=str(root / "cache"))
     assert len(dataset["test"]) > 0
     dataset.save_to_disk(str(root / "ds"))

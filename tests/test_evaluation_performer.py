@@ -3,11 +3,9 @@ benchmark scripts end to end on tiny random performers."""
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import math
-import shutil
 import sys
 from pathlib import Path
 
@@ -28,6 +26,8 @@ from cadenza_hf.evaluation.expressiveness import (
     velocity_histogram,
     velocity_mae,
 )
+
+from .midi_factory import copy_groove, copy_pop909
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 TINY = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
@@ -138,28 +138,14 @@ def tiny_dataset(data_dir, tmp_path_factory) -> Path:
     from cadenza_hf.data.sources import SourceFile, split_of
 
     root = tmp_path_factory.mktemp("perf_eval")
-    pop = root / "pop909"
-    pop.mkdir()
-    rows = list(csv.DictReader(open(data_dir / "pop909" / "index.csv", encoding="utf-8")))
-    with open(pop / "index.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=rows[0].keys())
-        writer.writeheader()
-        writer.writerows(r for r in rows if r["song_id"] in POP_SONGS)
     for song, split in POP_SONGS.items():
         assert split_of(SourceFile("", f"pop909/{song}", "pop909")) == split
-        shutil.copytree(data_dir / "pop909" / song, pop / song)
-    groove = root / "groove"
-    info = list(csv.DictReader(open(data_dir / "groove" / "info.csv", encoding="utf-8")))
-    beats = [r for r in info if r["beat_type"] == "beat" and r["time_signature"] == "4-4"
-             and 20 < float(r["duration"]) < 60]
-    picked = [r for r in beats if r["split"] == "train"][:3] + [r for r in beats if r["split"] == "validation"][:2]
-    for r in picked:
-        (groove / r["midi_filename"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(data_dir / "groove" / r["midi_filename"], groove / r["midi_filename"])
-    with open(groove / "info.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=info[0].keys())
-        writer.writeheader()
-        writer.writerows(picked)
+
+    def short_4_4_beat(row) -> bool:
+        return row["beat_type"] == "beat" and row["time_signature"] == "4-4" and 20 < float(row["duration"]) < 60
+
+    pop = copy_pop909(data_dir, root, POP_SONGS)
+    groove = copy_groove(data_dir, root, train=3, validation=2, keep=short_4_4_beat)
     dataset, _ = build_dataset([str(pop), str(groove)], BuildOptions(), cache_dir=str(root / "cache"))
     dataset.save_to_disk(str(root / "dataset"))
     return root / "dataset"
