@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark the composer on CPU: training throughput and generation speed against stock transformers models.
 
-    OMP_NUM_THREADS=1 python scripts/benchmark_composer.py --dataset_dir data/pop909_groove_hop2 \
+    OMP_NUM_THREADS=1 python scripts/benchmark_composer.py --dataset_dir data/pop909_groove \
         --markdown docs/benchmarks.md --output-json runs/benchmark_composer.json
 
 (a) Training tokens/s of the composer against a stock encoder + decoder of the same width
@@ -42,7 +42,7 @@ from cadenza_hf import reporting
 START_MARK = "<!-- composer-bench:start -->"
 END_MARK = "<!-- composer-bench:end -->"
 FILE_INTRO = "# Benchmarks\n\nMeasured numbers for cadenza_hf, each section written by the script named in it.\n"
-DEFAULT_DATASET = "data/pop909_groove_hop2"
+DEFAULT_DATASET = "data/pop909_groove"
 TRAIN_TARGET, CACHE_TARGET, GPT2_TARGET = 0.9, 3.0, 0.9
 
 

@@ -2,7 +2,7 @@
 """Benchmark the performer on CPU: inference latency and throughput, training tokens/s vs BERT.
 
     OMP_NUM_THREADS=1 python scripts/benchmark_performer.py --model runs/performer-groove \
-        --dataset data/pop909_groove_hop2 --markdown docs/benchmarks.md
+        --dataset data/pop909_groove --markdown docs/benchmarks.md
 
 - **Latency**: one 4-bar excerpt (the median-length one of the sample), ids in, filled ids
   out (``fill_performance_ids``, argmax), and the same through ``perform`` (fill plus decode

@@ -6,7 +6,7 @@ input by pitch, onset and duration histogram similarity and absolute (note-for-n
 similarity (:mod:`cadenza_hf.evaluation.similarity`)::
 
     OMP_NUM_THREADS=1 python scripts/evaluate_composer.py --model runs/composer-small \
-        --dataset_dir data/pop909_groove_hop2 --output-json runs/composer-small/eval.json \
+        --dataset_dir data/pop909_groove --output-json runs/composer-small/eval.json \
         --markdown docs/benchmarks.md
 
 Protocol. A seeded sample of ``--num-excerpts`` rows of the ``--split`` split (filtered by
@@ -46,7 +46,7 @@ END_MARK = "<!-- composer-eval:end -->"
 FILE_INTRO = "# Benchmarks\n\nMeasured numbers for cadenza_hf, each section written by the script named in it.\n"
 METRICS = ("pitch", "onset", "duration", "absolute")
 DEFAULT_MODEL = "runs/composer-small"
-DEFAULT_DATASET = "data/pop909_groove_hop2"
+DEFAULT_DATASET = "data/pop909_groove"
 # Paper Table 2 (Lakh MIDI, 12+12-layer composers) for reference.
 PAPER_ROWS = {
     "paper No-KL": (95.64, 83.04, 98.40, 20.05),

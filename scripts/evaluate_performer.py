@@ -2,7 +2,7 @@
 """Evaluate two performers (Groove drums, POP909) on the same quantized held-out excerpts.
 
     OMP_NUM_THREADS=1 python scripts/evaluate_performer.py --groove-model runs/performer-groove \
-        --pop909-model runs/performer-pop909 --dataset data/pop909_groove_hop2 \
+        --pop909-model runs/performer-pop909 --dataset data/pop909_groove \
         --output-json runs/performer_eval.json --markdown docs/benchmarks.md
 
 Inputs: a seeded sample of ``--num-excerpts`` held-out excerpts per collection (Groove
@@ -272,7 +272,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--groove-model", required=True, help="performer trained on Groove (with its tokenizer)")
     p.add_argument("--pop909-model", required=True, help="performer trained on POP909 (with its tokenizer)")
-    p.add_argument("--dataset", default="data/pop909_groove_hop2", help="DatasetDict from scripts/build_dataset.py")
+    p.add_argument("--dataset", default="data/pop909_groove", help="DatasetDict from scripts/build_dataset.py")
     p.add_argument("--groove-split", default="validation", help="Groove held-out split (default validation)")
     p.add_argument("--pop909-split", default="test", help="POP909 held-out split (default test)")
     p.add_argument("--num-excerpts", type=int, default=500, help="held-out excerpts per collection (default 500)")

@@ -48,3 +48,20 @@ def test_benchmark_tokenizers_runs(data_dir, tmp_path, capsys):
     assert "new" in refreshed and "kept" in refreshed and "### 4-bar excerpts" not in refreshed
     assert refreshed.count(bench.START_MARK) == 1
     assert "python scripts/benchmark_tokenizers.py" in capsys.readouterr().out
+
+
+def test_benchmark_vary_runs(tmp_path, tokenizer, monkeypatch, capsys):
+    from .tiny_models import save_tiny_checkpoints
+
+    monkeypatch.setenv("CADENZA_CHECKPOINTS", str(save_tiny_checkpoints(tmp_path / "ck", tokenizer)))
+    bench = _load_script("benchmark_vary")
+    out = tmp_path / "benchmarks.md"
+    result = bench.main(["--repeats", "1", "-n", "2", "--markdown", str(out)])
+
+    runs = result["command_runs"]
+    assert runs["identical_outputs"]  # same seed, same files in the warm-up and the timed run
+    assert 0 < runs["help"]["median_s"] < runs["vary"]["median_s"]
+    assert result["in_process"]["call"]["median_s"] > 0 and result["in_process"]["composition_tokens"] > 0
+    text = out.read_text(encoding="utf-8")
+    assert text.count(bench.START_MARK) == 1 and "model time alone" in text
+    assert "python scripts/benchmark_vary.py" in capsys.readouterr().out
