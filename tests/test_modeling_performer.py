@@ -373,7 +373,8 @@ def test_presets():
 def _expected_param_count(c: CadenzaPerformerConfig) -> int:
     d, i, v = c.hidden_size, c.intermediate_size, c.vocab_size
     layer = (3 * d * d + 3 * d) + (d * d + d) + (d * i + i) + (i * d + d) + 2 * 2 * d  # qkv, out, mlp, 2 norms
-    return v * d + 2 * d + c.num_hidden_layers * layer + v  # embeddings + LayerNorm, layers, tied head bias
+    local = d * c.local_context_size + d if c.local_context_size else 0  # depthwise conv weight + bias
+    return v * d + local + 2 * d + c.num_hidden_layers * layer + v  # embeddings, conv, LayerNorm, layers, head bias
 
 
 @pytest.mark.parametrize("preset, low, high", [("paper", 84e6, 87e6), ("small", 3.0e6, 3.5e6)])
@@ -403,3 +404,32 @@ def test_fill_performance_without_slots_returns_the_input():
     for temperature in (0.0, 1.0):
         filled = model.fill_performance(ids, velocity_positions=none, microtiming_positions=none, temperature=temperature)
         assert torch.equal(filled, ids) and filled is not ids
+
+
+def test_local_context_sees_neighbours_and_ignores_padding():
+    config = CadenzaPerformerConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                    intermediate_size=64, velocity_token_ids=[10, 11], microtiming_token_ids=[20, 21])
+    model = CadenzaPerformerModel(config).eval()
+    conv = model.embeddings.local_context
+    assert conv.kernel_size == (5,) and conv.groups == 32
+    assert 0.3 < conv.weight.std().item() < 0.6  # 1/sqrt(5): loud enough to matter from step one
+    ids = torch.tensor([[1, 30, 3, 3, 31, 3, 3, 2]])
+    other = ids.clone()
+    other[0, 1] = 40  # change the note just before the first masked slot
+    with torch.no_grad():
+        emb, emb_other = model.embeddings(ids), model.embeddings(other)
+    assert not torch.allclose(emb[0, 2], emb_other[0, 2])  # the slot sees its note without attention
+    assert torch.allclose(emb[0, 7], emb_other[0, 7])  # out of reach (5 wide)
+    # padding after the sequence does not change the real tokens' embeddings
+    padded = torch.tensor([[1, 30, 3, 3, 31, 3, 3, 2, 0, 0]])
+    mask = torch.tensor([[1] * 8 + [0, 0]])
+    model.embeddings.word_embeddings.weight.data[0] = 5.0  # a trained, tied PAD row is not zero
+    with torch.no_grad():
+        short = model.embeddings(ids)
+        long = model.embeddings(padded, attention_mask=mask)
+    assert torch.allclose(short, long[:, :8], atol=1e-5)
+    off = CadenzaPerformerConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=64, local_context_size=0)
+    assert CadenzaPerformerModel(off).embeddings.local_context is None
+    with pytest.raises(StrictDataclassClassValidationError, match="local_context_size"):
+        CadenzaPerformerConfig(local_context_size=4)
