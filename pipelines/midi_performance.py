@@ -29,7 +29,7 @@ class MidiPerformancePipeline(CadenzaPipeline):
 
     Call arguments: ``inputs`` (a path, MIDI bytes, a ``symusic.Score`` or an ``Excerpt``),
     ``track``, ``start_bar``, ``bars`` (default 4), ``temperature`` (default 1.0; 0 is the
-    most likely performance), ``top_p`` (default 0.95) and ``seed``.
+    most likely performance), ``top_p`` (default 1.0, no truncation) and ``seed``.
 
     Returns:
         One dict: ``midi`` (bytes), ``score``, ``composition_ids`` (the input's score

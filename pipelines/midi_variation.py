@@ -48,7 +48,7 @@ class MidiVariationPipeline(CadenzaPipeline):
       closest to the input, 0.5 is a posterior sample, 1 ignores the input.
     - ``temperature`` (default 1.0; 0 is greedy) and ``top_p`` (default 0.95): composer sampling.
     - ``performance_temperature`` (default 1.0; 0 is the most likely performance) and
-      ``performance_top_p`` (default 0.95): performer sampling.
+      ``performance_top_p`` (default 1.0, no truncation): performer sampling.
     - ``seed``: the same seed gives the same outputs, byte for byte.
     - ``kind``: ``"drums"``, ``"melody"`` or ``"polyphonic"``. New ideas default to
       polyphonic; variations default to the input's kind.
