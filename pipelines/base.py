@@ -18,8 +18,8 @@ DEFAULT_PERFORMANCE_TEMPERATURE = 1.0
 # No nucleus truncation for the performer by default: each slot's distribution has a dominant
 # mode (on POP909, "no microtiming" holds most of the mass: entropy 0.53 nats over 31 bins), so
 # top-p 0.95 deletes exactly the rare deviations that make a performance sound played. Measured
-# with the shipped pitched performer on the example idea: top-p 0.95 moved 0 of its notes off the
-# grid in 4 variations; plain sampling from the learned distribution keeps its deviations.
+# with the shipped pitched performer on 4 variations of the example idea (seed 0, 84 notes): top-p
+# 0.95 moved 0 notes off the grid, plain sampling moved 3, as sparingly as POP909's pianists do.
 DEFAULT_PERFORMANCE_TOP_P = 1.0
 
 
