@@ -73,3 +73,20 @@ def emit_result(result: dict, section: str, output_json, markdown,
         write_markdown(markdown, section)
         if section_name:
             print(f"# wrote the {section_name} section of {markdown}")
+
+
+def other_training_jobs(exclude: str = "") -> int:
+    """How many other processes have ``train_`` in their command line (Linux ``/proc``; 0 elsewhere).
+
+    Benchmarks report it because a training run sharing the CPU skews their timings.
+    Command lines containing ``exclude`` (e.g. the benchmark's own name) are not counted.
+    """
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        mine = int(pid) == os.getpid() or (exclude and exclude.encode() in cmd)
+        count += not mine and b"train_" in cmd
+    return count

@@ -325,18 +325,6 @@ def bench_generation(args, composer, tokenizer) -> dict:
 
 
 # ---- report ----------------------------------------------------------------------------
-def other_training_jobs() -> int:
-    """Processes (not this one) whose command line mentions ``train_``: a busy CPU skews the numbers."""
-    count = 0
-    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        count += int(pid) != os.getpid() and b"train_" in cmd and b"benchmark_composer" not in cmd
-    return count
-
-
 def md_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
@@ -459,7 +447,7 @@ def main(argv=None) -> dict:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": f"python {platform.python_version()} ({platform.machine()}), torch {torch.__version__}, "
                    f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
-        "other_training_jobs": other_training_jobs(),
+        "other_training_jobs": reporting.other_training_jobs(exclude="benchmark_composer"),
         "training": None if args.skip_training else bench_training(args, composer, tokenizer),
         "generation": None if args.skip_generation else bench_generation(args, composer, tokenizer),
     }

@@ -127,7 +127,7 @@ def render(result: dict) -> str:
         f"- {result['settings']['num_variations']} variations of the example idea "
         f"(`cadenza example`), {result['settings']['bars']} bars, seed {result['settings']['seed']}; "
         f"median and best of {result['settings']['repeats']} runs after one warm-up",
-        f"- other training jobs running during the measurement: {result['other_jobs'] or 'none'}",
+        f"- other processes running `train_*` during the measurement: {result['other_jobs']}",
         "",
         "| what | median s | best s |",
         "|---|---:|---:|",
@@ -145,16 +145,6 @@ def render(result: dict) -> str:
         f"Same seed, same bytes across the command runs: {'yes' if cmd['identical_outputs'] else 'NO'}.",
     ]
     return "\n".join(lines)
-
-
-def other_jobs() -> str:
-    try:
-        out = subprocess.run(["pgrep", "-af", "train_(composer|performer).py"], capture_output=True, text=True).stdout
-    except OSError:
-        return "unknown"
-    names = sorted({part for line in out.splitlines() for part in line.split() if "train_" in part and
-                    part.endswith(".py")})
-    return ", ".join(names)
 
 
 def parse_args(argv):
@@ -189,7 +179,7 @@ def main(argv=None) -> dict:
             "machine": f"python {platform.python_version()} ({platform.machine()}), {os.cpu_count()} CPUs, "
                        f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}",
             "models": f"composer {args.composer or 'shipped'}, performers {args.performer or 'shipped'}",
-            "other_jobs": other_jobs(),
+            "other_jobs": reporting.other_training_jobs(exclude="benchmark_vary"),
             "command_runs": bench_command(args, idea, work, env),
             "in_process": bench_in_process(args, idea),
         }

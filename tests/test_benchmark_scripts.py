@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def _load_script(name: str):
-    """Import ``scripts/<name>.py`` as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from .script_loader import load_script
 
 
 def test_benchmark_tokenizers_runs(data_dir, tmp_path, capsys):
-    bench = _load_script("benchmark_tokenizers")
+    bench = load_script("benchmark_tokenizers")
     out = tmp_path / "benchmarks.md"
     argv = ["--data", str(data_dir), "--num-excerpts", "2", "--bars", "4", "--repeats", "1", "--output", str(out)]
     section = bench.main(argv)
@@ -54,7 +41,7 @@ def test_benchmark_vary_runs(tmp_path, tokenizer, monkeypatch, capsys):
     from .tiny_models import save_tiny_checkpoints
 
     monkeypatch.setenv("CADENZA_CHECKPOINTS", str(save_tiny_checkpoints(tmp_path / "ck", tokenizer)))
-    bench = _load_script("benchmark_vary")
+    bench = load_script("benchmark_vary")
     out = tmp_path / "benchmarks.md"
     result = bench.main(["--repeats", "1", "-n", "2", "--markdown", str(out)])
 

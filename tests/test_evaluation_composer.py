@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +20,12 @@ from cadenza_hf.evaluation.similarity import (
 )
 
 from .midi_factory import copy_pop909
+from .script_loader import load_script
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 TEST_SONGS = ["014", "125"]  # POP909 songs in the test split; 014 is in 12/8
 TINY = {"hidden_size": 32, "num_encoder_layers": 1, "num_decoder_layers": 1, "num_attention_heads": 2,
         "intermediate_size": 64, "latent_size": 8}
 Q, S = 480, 120  # ticks per quarter and per 16th
-
-
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"_eval_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def notes(*rows):
@@ -144,7 +134,7 @@ def tiny_dataset(data_dir, tmp_path_factory) -> Path:
 
 
 def test_evaluate_script_end_to_end(tiny_composer, tiny_dataset, tmp_path, capsys):
-    evaluate = _load_script("evaluate_composer")
+    evaluate = load_script("evaluate_composer")
     md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
     md.write_text("# Benchmarks\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n", encoding="utf-8")
     argv = ["--model", str(tiny_composer), "--dataset_dir", str(tiny_dataset), "--num-excerpts", "6",
@@ -170,7 +160,7 @@ def test_evaluate_script_end_to_end(tiny_composer, tiny_dataset, tmp_path, capsy
 
 
 def test_scoring_an_output_equal_to_its_input(tiny_composer, tiny_dataset):
-    evaluate = _load_script("evaluate_composer")
+    evaluate = load_script("evaluate_composer")
     args = evaluate.parse_args(["--dataset_dir", str(tiny_dataset), "--num-excerpts", "3"])
     _, tok = evaluate.load_composer(str(tiny_composer))
     ideas, _ = evaluate.load_ideas(args, tok)
@@ -184,7 +174,7 @@ def test_scoring_an_output_equal_to_its_input(tiny_composer, tiny_dataset):
 
 
 def test_checks_logic():
-    evaluate = _load_script("evaluate_composer")
+    evaluate = load_script("evaluate_composer")
     row = lambda s, p, o, d, a: {"strength": s, "pitch": p, "onset": o, "duration": d, "absolute": a}  # noqa: E731
     rows = [row(0.0, 99, 95, 99, 70), row(0.5, 90, 80, 95, 20), row(1.0, 60, 81, 80, 5)]
     assert evaluate.monotonic(rows) == {"pitch": True, "onset": False, "duration": True, "absolute": True}
@@ -199,7 +189,7 @@ def test_checks_logic():
 
 # ---- the benchmark script ---------------------------------------------------------------
 def test_benchmark_script_runs(tmp_path):
-    bench = _load_script("benchmark_composer")
+    bench = load_script("benchmark_composer")
     md = tmp_path / "benchmarks.md"
     result = bench.main(["--config-overrides", json.dumps(TINY), "--synthetic", "--batch-size", "2", "--steps", "2",
                          "--warmup-steps", "1", "--repeats", "1", "--gen-repeats", "1", "--max-new-tokens", "64",
@@ -219,7 +209,7 @@ def test_benchmark_script_runs(tmp_path):
 def test_stock_pair_trains_both_stacks():
     from cadenza_hf import CadenzaComposerConfig
 
-    bench = _load_script("benchmark_composer")
+    bench = load_script("benchmark_composer")
     config = CadenzaComposerConfig(**TINY)
     model = bench.StockEncoderDecoder(config, positions=64)
     assert model.decoder.config.n_layer == config.num_decoder_layers

@@ -3,10 +3,8 @@ benchmark scripts end to end on tiny random performers."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +26,9 @@ from cadenza_hf.evaluation.expressiveness import (
 )
 
 from .midi_factory import copy_groove, copy_pop909
+from .script_loader import load_script
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 TINY = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
-
-
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"_perf_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _notes(grid, micro, pitch, velocity):
@@ -170,7 +160,7 @@ def tiny_performers(tmp_path_factory) -> dict:
 
 
 def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, capsys):
-    evaluate = _load_script("evaluate_performer")
+    evaluate = load_script("evaluate_performer")
     md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
     md.write_text("# Benchmarks\n\nintro kept\n", encoding="utf-8")
     argv = ["--groove-model", str(tiny_performers["groove"]), "--pop909-model", str(tiny_performers["pop909"]),
@@ -209,7 +199,7 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
 
 
 def test_benchmark_performer_runs(tmp_path, capsys):
-    bench = _load_script("benchmark_performer")
+    bench = load_script("benchmark_performer")
     md = tmp_path / "benchmarks.md"
     argv = ["--config-overrides", json.dumps(TINY), "--latency-runs", "2", "--warmup", "1", "--batch-size", "3",
             "--throughput-runs", "1", "--train-steps", "3", "--train-warmup", "1", "--train-batch-size", "2",

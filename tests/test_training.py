@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +11,10 @@ import pytest
 
 from cadenza_hf.training import KLSchedule
 
+from .script_loader import load_script
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +48,7 @@ def _common(dataset: str, out: Path, steps: int) -> list[str]:
 
 
 def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
-    train = _script("train_composer").main
+    train = load_script("train_composer").main
     out = tmp_path / "composer"
     overrides = json.dumps({**TINY, "num_encoder_layers": 1, "num_decoder_layers": 1, "latent_size": 8})
     args = ["--config", str(REPO / "scripts/configs/composer_small.json"), *_common(tiny_dataset, out, 4),
@@ -80,7 +72,7 @@ def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
     from cadenza_hf.examples import example_idea
     from cadenza_hf.performance import perform
 
-    train = _script("train_performer").main
+    train = load_script("train_performer").main
     base, tuned = tmp_path / "base", tmp_path / "tuned"
     common = ["--config", str(REPO / "scripts/configs/performer_small.json"),
               "--config_overrides", json.dumps({**TINY, "num_hidden_layers": 1})]
