@@ -66,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_window_args(p)
     _add_model_args(p, composer=False)
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same file)")
-    p.add_argument("--temperature", type=float, default=1.0, help="0 for the most likely performance (default 1.0)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 for one deterministic performance (default 1.0)")
+    p.add_argument("--point-estimate", choices=["argmax", "median"], default="argmax",
+                   help="with --temperature 0: the most likely velocity/offset per note (argmax, default) or the "
+                        "median, the least expected absolute error")
 
     p = sub.add_parser("interpolate", help="write ideas along the path from one idea to another")
     p.add_argument("input", help="MIDI file of the first idea")

@@ -180,7 +180,7 @@ def cmd_perform(args) -> int:
     pipe = _performance_pipeline(args)
     seed = pick_seed(args.seed)
     result = pipe(args.input, track=parse_track(args.track), start_bar=args.start_bar, bars=args.bars,
-                  temperature=args.temperature, seed=seed)
+                  temperature=args.temperature, point_estimate=args.point_estimate, seed=seed)
     try:
         atomic_write_bytes(out, result["midi"])
     except OSError as err:

@@ -14,16 +14,19 @@ from .excerpt import Excerpt
 
 
 def fill_performance_ids(performer, tokenizer, sequences, temperature: float = 0.0, top_p: float = 1.0,
-                         generator: torch.Generator | None = None, batch_size: int = 32) -> list[list[int]]:
+                         generator: torch.Generator | None = None, batch_size: int = 32,
+                         point_estimate: str = "argmax") -> list[list[int]]:
     """Predict velocity and microtiming for each id sequence; return full PerTok ids.
 
     Sequences may be full ids (their performance tokens are ignored and re-predicted),
     performance-masked ids, or composition-only ids (slots are inserted first).
+    ``point_estimate`` (``"argmax"`` or ``"median"``) is what ``temperature == 0`` picks;
+    see ``CadenzaPerformerForMaskedLM.fill_performance``.
     """
     out: list[list[int]] = []
     for start in range(0, len(sequences), batch_size):
         chunk = [_with_slots(tokenizer, s) for s in sequences[start : start + batch_size]]
-        out.extend(_fill_batch(performer, tokenizer, chunk, temperature, top_p, generator))
+        out.extend(_fill_batch(performer, tokenizer, chunk, temperature, top_p, generator, point_estimate))
     return out
 
 
@@ -34,7 +37,7 @@ def _with_slots(tokenizer, ids) -> list[int]:
 
 
 @torch.no_grad()
-def _fill_batch(performer, tokenizer, chunk, temperature, top_p, generator) -> list[list[int]]:
+def _fill_batch(performer, tokenizer, chunk, temperature, top_p, generator, point_estimate) -> list[list[int]]:
     device = performer.device
     width = max(len(s) for s in chunk)
     ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
@@ -50,12 +53,13 @@ def _fill_batch(performer, tokenizer, chunk, temperature, top_p, generator) -> l
     filled = performer.fill_performance(
         ids.to(device), attention.to(device), velocity_positions=vel.to(device),
         microtiming_positions=micro.to(device), temperature=temperature, top_p=top_p, generator=generator,
+        point_estimate=point_estimate,
     ).cpu()
     return [tokenizer.merge_performance(seq, filled[row, : len(seq)].tolist()) for row, seq in enumerate(chunk)]
 
 
 def perform(performer, tokenizer, midi, reference=None, track=None, start_bar: int = 0, bars: int = 4,
-            temperature: float = 0.0, seed: int | None = None):
+            temperature: float = 0.0, seed: int | None = None, point_estimate: str = "argmax"):
     """Turn a quantized score (or ids) into an expressive ``symusic.Score``.
 
     Args:
@@ -64,7 +68,9 @@ def perform(performer, tokenizer, midi, reference=None, track=None, start_bar: i
         midi: a path, MIDI bytes, ``symusic.Score`` or :class:`Excerpt` (cut with
             ``track``/``start_bar``/``bars``), or a list of PerTok ids.
         reference: meta for decoding ids (ignored for MIDI input, whose own meta is kept).
-        temperature: 0 for the most likely performance, > 0 to sample (seeded by ``seed``).
+        temperature: 0 for one deterministic performance, > 0 to sample (seeded by ``seed``).
+        point_estimate: what ``temperature == 0`` picks per note: ``"argmax"`` (the most
+            likely velocity and offset) or ``"median"`` (the smallest expected absolute error).
 
     Returns:
         ``(score, ids)``: the expressive score and its full PerTok ids.
@@ -78,7 +84,8 @@ def perform(performer, tokenizer, midi, reference=None, track=None, start_bar: i
     if seed is not None:
         generator = torch.Generator(device=performer.device).manual_seed(seed)
     performer.eval()
-    (full,) = fill_performance_ids(performer, tokenizer, [ids], temperature=temperature, generator=generator)
+    (full,) = fill_performance_ids(performer, tokenizer, [ids], temperature=temperature, generator=generator,
+                                   point_estimate=point_estimate)
     return tokenizer.decode_midi(full, reference), full
 
 

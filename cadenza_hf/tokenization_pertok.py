@@ -262,10 +262,12 @@ class PerTokTokenizer(PreTrainedTokenizer):
 
     @property
     def velocity_ids(self) -> list[int]:
+        """Ids of the Velocity tokens, in increasing velocity order."""
         return self.grammar.ids_of[Kind.VEL].tolist()
 
     @property
     def microtiming_ids(self) -> list[int]:
+        """Ids of the MicroTiming tokens, from the earliest to the latest offset."""
         return self.grammar.ids_of[Kind.MICRO].tolist()
 
     @property

@@ -7,6 +7,7 @@ predicts every velocity and microtiming (paper §3.2); the score itself is kept.
 from __future__ import annotations
 
 from cadenza_hf import defaults
+from cadenza_hf.modeling.performer import POINT_ESTIMATES
 
 from .base import DEFAULT_PERFORMANCE_TEMPERATURE, DEFAULT_PERFORMANCE_TOP_P, CadenzaPipeline
 from .midi_inputs import excerpt_kind, load_excerpt
@@ -28,8 +29,10 @@ class MidiPerformancePipeline(CadenzaPipeline):
       goes to the performer of its kind (drums or pitched).
 
     Call arguments: ``inputs`` (a path, MIDI bytes, a ``symusic.Score`` or an ``Excerpt``),
-    ``track``, ``start_bar``, ``bars`` (default 4), ``temperature`` (default 1.0; 0 is the
-    most likely performance), ``top_p`` (default 1.0, no truncation) and ``seed``.
+    ``track``, ``start_bar``, ``bars`` (default 4), ``temperature`` (default 1.0; 0 is one
+    deterministic performance), ``point_estimate`` (what ``temperature=0`` picks per note:
+    ``"argmax"``, the most likely value, by default, or ``"median"``, the least expected
+    absolute error), ``top_p`` (default 1.0, no truncation) and ``seed``.
 
     Returns:
         One dict: ``midi`` (bytes), ``score``, ``composition_ids`` (the input's score
@@ -51,10 +54,14 @@ class MidiPerformancePipeline(CadenzaPipeline):
             performers[kind] = model
         return performers
 
-    def _sanitize_parameters(self, track=None, start_bar=None, bars=None, temperature=None, top_p=None, seed=None):
+    def _sanitize_parameters(self, track=None, start_bar=None, bars=None, temperature=None, top_p=None, seed=None,
+                             point_estimate=None):
         pre = {k: v for k, v in dict(track=track, start_bar=start_bar, bars=bars).items() if v is not None}
-        forward = {k: v for k, v in dict(temperature=temperature, top_p=top_p, seed=seed).items() if v is not None}
+        forward = {k: v for k, v in dict(temperature=temperature, top_p=top_p, seed=seed,
+                                         point_estimate=point_estimate).items() if v is not None}
         self._check_sampling(temperature, top_p)
+        if point_estimate is not None and point_estimate not in POINT_ESTIMATES:
+            raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {point_estimate!r}")
         return pre, forward, {}
 
     def preprocess(self, inputs, track=None, start_bar: int = 0, bars: int = 4) -> dict:
@@ -65,12 +72,14 @@ class MidiPerformancePipeline(CadenzaPipeline):
         return {"ids": ids, "meta": excerpt.meta, "window": {"track": track, "start_bar": start_bar, "bars": bars}}
 
     def _forward(self, model_inputs: dict, temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE,
-                 top_p: float = DEFAULT_PERFORMANCE_TOP_P, seed: int | None = None) -> dict:
+                 top_p: float = DEFAULT_PERFORMANCE_TOP_P, seed: int | None = None,
+                 point_estimate: str = "argmax") -> dict:
         meta = model_inputs["meta"]
-        (full,) = self._perform([model_inputs["ids"]], meta.is_drum, temperature, top_p, seed)
+        (full,) = self._perform([model_inputs["ids"]], meta.is_drum, temperature, top_p, seed, point_estimate)
         comp = self.tokenizer.composition_ids(model_inputs["ids"])
         options = {"mode": "perform", "kind": excerpt_kind(self.tokenizer, comp, meta.is_drum),
-                   **model_inputs["window"], "temperature": temperature, "top_p": top_p, "seed": seed}
+                   **model_inputs["window"], "temperature": temperature, "top_p": top_p, "seed": seed,
+                   "point_estimate": point_estimate}
         return {"composition_ids": comp, "full": full, "meta": meta, "options": options}
 
     def postprocess(self, model_outputs: dict) -> dict:

@@ -34,6 +34,9 @@ COLLECTIONS = ("groove", "pop909")
 SCRIPT = "scripts/evaluate_performer.py"
 START_MARK, END_MARK = "<!-- performer-eval:start -->", "<!-- performer-eval:end -->"
 VELOCITY_GAIN_TARGET = 0.2  # velocity MAE at least 20% below the mean-velocity baseline
+# MAE targets are checked on the median estimate: it is the prediction that minimises the expected absolute
+# error, so it is what a model should be judged by when the score is MAE (argmax rows are reported beside it).
+TARGET_DECODING = "median"
 
 
 # ---- loading ------------------------------------------------------------------------------
@@ -81,7 +84,7 @@ def real_notes(tok, rows: list[dict]):
 
 # ---- performing -----------------------------------------------------------------------------
 def perform_rows(model, tok, rows: list[dict], temperature: float, seed: int, batch_size: int,
-                 top_p: float = 1.0) -> list:
+                 top_p: float = 1.0, point_estimate: str = "argmax") -> list:
     """Fill every row's composition ids with ``model``; return PerformedNotes per row (input order).
 
     Rows are batched by length (less padding); sampling uses one seeded generator.
@@ -95,7 +98,7 @@ def perform_rows(model, tok, rows: list[dict], temperature: float, seed: int, ba
     generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
     filled = fill_performance_ids(model, tok, [rows[k]["composition_ids"] for k in order],
                                   temperature=temperature, top_p=top_p, generator=generator,
-                                  batch_size=batch_size)
+                                  batch_size=batch_size, point_estimate=point_estimate)
     out = [None] * len(rows)
     for k, ids in zip(order, filled):
         out[k] = PerformedNotes.from_ids(tok, ids, rows[k]["time_signature"])
@@ -144,18 +147,32 @@ def baseline_rows(collection: str, real: list, reference, seed: int) -> list[dic
 
     Constant: every note at the training mean velocity (unrounded) and on the grid (zero
     microtiming). Random: velocity and microtiming drawn per note (seeded) from the
-    training notes' values.
+    training notes' values. Per pitch: each note at the training mean velocity of its
+    pitch (or drum), on the grid: what the score's pitches alone say.
+
+    Last, an oracle that no performer can match, to show how much of the error is the
+    excerpt's overall loudness: every note at its own excerpt's real mean velocity.
     """
     rng = np.random.default_rng(seed)
     mean_v, tpq = float(reference.velocity.mean()), real[0].ticks_per_quarter
-    constant = _summary([np.abs(r.velocity - mean_v) for r in real], [np.abs(r.microtiming) for r in real], tpq)
+    zero = [np.abs(r.microtiming) for r in real]
+    constant = _summary([np.abs(r.velocity - mean_v) for r in real], zero, tpq)
     draws = [(rng.choice(reference.velocity, len(r)), rng.choice(reference.microtiming, len(r))) for r in real]
     random = _summary([np.abs(r.velocity - v) for r, (v, _) in zip(real, draws)],
                       [np.abs(r.microtiming - m) for r, (_, m) in zip(real, draws)], tpq)
+    pitch_mean = np.full(128, mean_v)
+    for p in np.unique(reference.pitch):
+        pitch_mean[p] = reference.velocity[reference.pitch == p].mean()
+    per_pitch = _summary([np.abs(r.velocity - pitch_mean[r.pitch]) for r in real], zero, tpq)
+    oracle = _summary([np.abs(r.velocity - r.velocity.mean()) for r in real], zero, tpq)
     return [{"dataset": collection, "method": f"train mean velocity ({mean_v:.1f}), zero microtiming",
              "kind": "baseline_mean_zero", **constant},
             {"dataset": collection, "method": "random draws from the train notes", "kind": "baseline_random",
-             **random}]
+             **random},
+            {"dataset": collection, "method": "train mean velocity of each pitch, zero microtiming",
+             "kind": "baseline_pitch_mean", **per_pitch},
+            {"dataset": collection, "method": "oracle: each excerpt's own real mean velocity, zero microtiming",
+             "kind": "oracle_excerpt_mean", **oracle}]
 
 
 def mae_rows(outputs: dict, real: dict, references: dict, seed: int) -> list[dict]:
@@ -174,19 +191,20 @@ def mae_rows(outputs: dict, real: dict, references: dict, seed: int) -> list[dic
 
 
 def targets(mae: list[dict]) -> list[dict]:
-    """PASS/FAIL of the issue's targets (argmax decoding of each collection's own performer)."""
+    """PASS/FAIL of the issue's targets (``TARGET_DECODING`` of each collection's own performer)."""
     out = []
     for collection in COLLECTIONS:
-        rows = {r["kind"]: r for r in mae if r["dataset"] == collection and r.get("decoding", "argmax") == "argmax"}
+        rows = {r["kind"]: r for r in mae
+                if r["dataset"] == collection and r.get("decoding", TARGET_DECODING) == TARGET_DECODING}
         if "performer_own" not in rows:
             continue
         own, base = rows["performer_own"], rows["baseline_mean_zero"]
         limit = (1 - VELOCITY_GAIN_TARGET) * base["velocity_mae"]
-        out.append({"name": f"{collection}: velocity MAE <= 0.8 x mean baseline", "value": own["velocity_mae"],
+        out.append({"name": f"{collection}: velocity MAE ({TARGET_DECODING}) <= 0.8 x mean baseline", "value": own["velocity_mae"],
                     "threshold": limit, "pass": own["velocity_mae"] <= limit})
         if collection == "groove":
             zero = base["microtiming_mae_ticks"]
-            out.append({"name": "groove: microtiming MAE < zero-microtiming baseline",
+            out.append({"name": f"groove: microtiming MAE ({TARGET_DECODING}) < zero-microtiming baseline",
                         "value": own["microtiming_mae_ticks"], "threshold": zero,
                         "pass": own["microtiming_mae_ticks"] < zero})
     return out
@@ -317,12 +335,14 @@ def evaluate(args, argv: list[str]) -> dict:
     held, refs, splits = _load_data(args, max_length)
     real = {c: real_notes(tok, held[c]) for c in COLLECTIONS}
     references = {c: PerformedNotes.concatenate(real_notes(tok, refs[c])) for c in COLLECTIONS}
-    decodings = [("argmax", 0.0)] + ([(f"T={args.temperature:g}", args.temperature)] if args.temperature > 0 else [])
+    decodings = [("argmax", 0.0, "argmax"), ("median", 0.0, "median")]
+    if args.temperature > 0:
+        decodings.append((f"T={args.temperature:g}", args.temperature, "argmax"))
     outputs = {}
     for performer, (model, _) in models.items():
-        for name, temp in decodings:
+        for name, temp, estimate in decodings:
             outputs[performer, name] = {c: perform_rows(model, tok, held[c], temp, args.seed, args.batch_size,
-                                                         args.top_p) for c in COLLECTIONS}
+                                                         args.top_p, estimate) for c in COLLECTIONS}
             print(f"# {performer} performer, {name}: done at {time.perf_counter() - start:.0f} s", flush=True)
     mae = mae_rows(outputs, real, references, args.seed)
     return {

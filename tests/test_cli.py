@@ -85,6 +85,10 @@ def test_perform_routes_a_real_drum_file_and_keeps_its_notes(groove_file, tmp_pa
     assert _run(["perform", groove_file, "-o", tmp_path / "q.mid", "--seed", "1", "--performer",
                  f"drums={os.environ['CADENZA_CHECKPOINTS']}/performer-drums"], capsys)[0] == 0
     assert (tmp_path / "p.mid").read_bytes() == (tmp_path / "q.mid").read_bytes()
+    argv = ["perform", groove_file, "--temperature", "0", "--point-estimate", "median"]
+    assert _run([*argv, "-o", tmp_path / "m1.mid", "--seed", "1"], capsys)[0] == 0
+    assert _run([*argv, "-o", tmp_path / "m2.mid", "--seed", "2"], capsys)[0] == 0
+    assert (tmp_path / "m1.mid").read_bytes() == (tmp_path / "m2.mid").read_bytes()  # no randomness at T=0
 
 
 def test_interpolate(pop909_file, tmp_path, capsys):

@@ -171,22 +171,27 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     out = capsys.readouterr().out
     assert out.startswith("# ") and "python scripts/evaluate_performer.py --groove-model" in out.splitlines()[0]
     assert result["sizes"]["held_out_excerpts"] == {"groove": 4, "pop909": 4}
-    # Table 4: 2 performers x 2 decodings x 2 metrics, each with Train and Opposite columns
+    # Table 4: 2 performers x 3 decodings x 2 metrics, each with Train and Opposite columns
     keys = {(r["performer"], r["decoding"], r["metric"]) for r in result["table4"]}
     metrics = ("velocity", "microtiming")
-    assert keys == {(p, d, m) for p in ("groove", "pop909") for d in ("argmax", "T=1") for m in metrics}
+    assert keys == {(p, d, m) for p in ("groove", "pop909") for d in ("argmax", "median", "T=1") for m in metrics}
     for row in result["table4"]:
         for fig in ("kl", "kl_reverse", "mean_diff", "std_diff"):
             assert set(row[fig]) == {"train", "opposite"} and all(v >= 0 for v in row[fig].values())
         assert set(row["closer_to_own"]) == {"kl", "mean_diff", "std_diff"}
-    # MAE rows: per held-out set, 2 performers x 2 decodings + 2 baselines
+    # MAE rows: per held-out set, 2 performers x 3 decodings + 3 baselines + the excerpt-mean oracle
     for dataset in ("groove", "pop909"):
         kinds = [r["kind"] for r in result["mae"] if r["dataset"] == dataset]
-        assert sorted(kinds) == sorted(["performer_own"] * 2 + ["performer_opposite"] * 2
-                                       + ["baseline_mean_zero", "baseline_random"])
+        assert sorted(kinds) == sorted(["performer_own"] * 3 + ["performer_opposite"] * 3 + [
+            "baseline_mean_zero", "baseline_random", "baseline_pitch_mean", "oracle_excerpt_mean"])
+        by_kind = {r["kind"]: r for r in result["mae"] if r["dataset"] == dataset}
+        # the excerpt's own mean is the constant per excerpt with the least squared error, so on notes
+        # that vary it may lose to a single global constant only by chance; at least it is never negative
+        assert by_kind["oracle_excerpt_mean"]["velocity_mae"] >= 0
         notes = {r["notes"] for r in result["mae"] if r["dataset"] == dataset}
         assert len(notes) == 1 and notes.pop() > 0  # every method is scored on the same notes
     assert [t["name"].split(":")[0] for t in result["targets"]] == ["groove", "groove", "pop909"]
+    assert all("(median)" in t["name"] for t in result["targets"])
     assert all(isinstance(t["pass"], bool) for t in result["targets"])
 
     assert json.loads(js.read_text())["table4"] == json.loads(json.dumps(result["table4"]))

@@ -42,9 +42,10 @@ CARD_VALUES = {
                   "absolute": 30.0 - 20 * s, "valid_share": 1.0} for s in (0.0, 0.25, 0.5, 0.75, 1.0)],
         "placebo": {"strength": "placebo", "n": 500, "pitch": 20.0, "onset": 45.0, "duration": 60.0, "absolute": 0.3},
         "table4": _table4("groove") + _table4("pop909"),
-        "mae": [{"dataset": d, "kind": k, "decoding": "argmax", "velocity_mae": 9.5,
-                 "microtiming_mae_ticks": 7.25} for d in ("groove", "pop909")
-                for k in ("performer_own", "baseline_mean_zero", "baseline_random")],
+        "mae": [{"dataset": d, "kind": "performer_own", "decoding": dec, "velocity_mae": 9.5,
+                 "microtiming_mae_ticks": 7.25} for d in ("groove", "pop909") for dec in ("argmax", "median")]
+        + [{"dataset": d, "kind": k, "velocity_mae": 9.5, "microtiming_mae_ticks": 7.25} for d in ("groove", "pop909")
+           for k in ("baseline_mean_zero", "baseline_random", "baseline_pitch_mean", "oracle_excerpt_mean")],
     },
 }
 

@@ -238,6 +238,45 @@ def test_fill_performance_argmax_is_deterministic_and_correct():
     assert torch.equal(model.fill_performance(original, velocity_positions=vel, microtiming_positions=mt), first)
 
 
+def _restricted_median(model, ids, velocity_positions, microtiming_positions):
+    """Reference: per slot, the first family bin whose cumulative probability reaches 1/2 (plain Python)."""
+    logits = model(ids).logits
+    expected = ids.clone()
+    for family, positions in ((VELOCITY_IDS, velocity_positions), (MICROTIMING_IDS, microtiming_positions)):
+        for b, t in positions.nonzero().tolist():
+            total = 0.0
+            for token, p in zip(family, logits[b, t, family].softmax(-1).tolist()):
+                total += p
+                if total >= 0.5:
+                    break
+            expected[b, t] = token
+    return expected
+
+
+def test_fill_performance_median_matches_the_cumulative_definition():
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch(batch=2, notes=6)
+    median = model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, point_estimate="median")
+    assert torch.equal(median, _restricted_median(model, ids, vel, mt))
+    assert torch.equal(median[~(vel | mt)], ids[~(vel | mt)])
+
+
+def test_median_differs_from_argmax_on_a_two_peaked_slot():
+    # probabilities 0.49 / 0.03 / 0.48 over three bins: the argmax is the first peak, the median the middle bin
+    model = tiny_model(velocity_token_ids=[10, 11, 12])
+    logits = torch.full((1, VOCAB), -30.0)
+    logits[0, [10, 11, 12]] = torch.tensor([0.49, 0.03, 0.48]).log()
+    assert model._median_tokens(logits, torch.tensor([True])).tolist() == [11]
+    assert logits[0, [10, 11, 12]].argmax().item() == 0
+
+
+def test_point_estimate_is_checked():
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch()
+    with pytest.raises(ValueError, match="point_estimate"):
+        model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, point_estimate="mean")
+
+
 def test_fill_performance_sampling_is_seeded():
     model = tiny_model()
     ids, _, vel, mt, _ = performance_batch(batch=2, notes=6)

@@ -120,6 +120,16 @@ def test_performance_pipeline_humanises_a_real_file_and_keeps_its_score(perform_
     assert result["options"]["kind"] == "drums"
 
 
+def test_performance_pipeline_point_estimates(perform_pipe, groove_file):
+    argmax = perform_pipe(groove_file, temperature=0.0)
+    median = perform_pipe(groove_file, temperature=0.0, point_estimate="median")
+    assert median["options"]["point_estimate"] == "median" and argmax["options"]["point_estimate"] == "argmax"
+    assert perform_pipe(groove_file, temperature=0.0, point_estimate="median", seed=9)["midi"] == median["midi"]
+    assert median["composition_ids"] == argmax["composition_ids"]
+    with pytest.raises(ValueError, match="point_estimate must be one of"):
+        perform_pipe(groove_file, temperature=0.0, point_estimate="mode")
+
+
 def test_bad_inputs_raise_clear_errors(pipe, perform_pipe):
     with pytest.raises(ValueError, match="variation_strength must be in"):
         pipe(example_idea(), variation_strength=1.5)

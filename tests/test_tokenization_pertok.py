@@ -332,3 +332,13 @@ def test_cli_example_and_roundtrip(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "missing.mid: cannot read file" in bad.stderr
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_performance_families_are_listed_in_value_order(tokenizer):
+    # the performer's median estimate reads each family in this order
+    def values(ids):
+        return [int(t.split("_")[1]) for t in tokenizer.convert_ids_to_tokens(ids)]
+
+    for ids, prefix in ((tokenizer.velocity_ids, "Velocity_"), (tokenizer.microtiming_ids, "MicroTiming_")):
+        assert all(t.startswith(prefix) for t in tokenizer.convert_ids_to_tokens(ids))
+        assert values(ids) == sorted(values(ids)) and len(set(values(ids))) == len(ids) > 2

@@ -2,6 +2,7 @@
 
 from .configuration_performer import PERFORMER_PRESETS, CadenzaPerformerConfig
 from .modeling_performer import (
+    POINT_ESTIMATES,
     CadenzaPerformerForMaskedLM,
     CadenzaPerformerModel,
     CadenzaPerformerPreTrainedModel,
@@ -11,6 +12,7 @@ from .modeling_performer import (
 
 __all__ = [
     "PERFORMER_PRESETS",
+    "POINT_ESTIMATES",
     "CadenzaPerformerConfig",
     "CadenzaPerformerForMaskedLM",
     "CadenzaPerformerModel",

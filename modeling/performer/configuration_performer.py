@@ -65,10 +65,12 @@ class CadenzaPerformerConfig(PreTrainedConfig):
         tie_word_embeddings (`bool`, *optional*, defaults to `True`):
             Tie the output projection to the input token embedding (paper §3.2).
         velocity_token_ids (`list[int]`, *optional*, defaults to `[]`):
-            Ids of the tokenizer's velocity tokens; [`~CadenzaPerformerForMaskedLM.fill_performance`] only writes
-            these into velocity slots.
+            Ids of the tokenizer's velocity tokens, in increasing velocity order;
+            [`~CadenzaPerformerForMaskedLM.fill_performance`] only writes these into velocity slots (its median
+            estimate reads them in this order).
         microtiming_token_ids (`list[int]`, *optional*, defaults to `[]`):
-            Ids of the tokenizer's microtiming tokens; only these are written into microtiming slots.
+            Ids of the tokenizer's microtiming tokens, in increasing offset order; only these are written into
+            microtiming slots.
         local_context_size (`int`, *optional*, defaults to 5):
             Width (odd) of a depthwise 1-D convolution over the token embeddings, added to them before the position
             table; 0 turns it off (the paper's plain sinusoidal encoder). Why it is on: with 100% of the performance

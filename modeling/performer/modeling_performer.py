@@ -24,6 +24,10 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .configuration_performer import CadenzaPerformerConfig
 
 
+# what `fill_performance(temperature=0)` may pick per slot: the most likely bin or the median bin
+POINT_ESTIMATES = ("argmax", "median")
+
+
 def sinusoidal_position_table(num_positions: int, dim: int) -> torch.Tensor:
     """Fixed position table of Vaswani et al.: `table[p, 2i] = sin(p / 10000^(2i/dim))`, `table[p, 2i+1] = cos(...)`.
 
@@ -326,6 +330,7 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         temperature: float = 0.0,
         top_p: float = 1.0,
         generator: torch.Generator | None = None,
+        point_estimate: str = "argmax",
     ) -> torch.LongTensor:
         r"""
         Predict every velocity and microtiming slot in one bidirectional forward pass (paper §3.2).
@@ -350,16 +355,28 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 Nucleus sampling: sample only among the most likely allowed tokens whose probability sums to `top_p`.
             generator (`torch.Generator`, *optional*):
                 Random generator for reproducible sampling (on the model's device).
+            point_estimate (`str`, *optional*, defaults to `"argmax"`):
+                What `temperature=0` picks per slot: `"argmax"`, the most likely bin, or `"median"`, the bin where the
+                slot's cumulative probability (over its family, in the config's increasing-value order) first
+                reaches one half. The median minimises the expected absolute error, so it is the estimate to use
+                when performances are scored by MAE; the argmax of a wide or two-peaked distribution (a drum hit
+                that is either a ghost note or an accent) can sit far from most of its mass.
 
         Returns:
             `torch.LongTensor` of shape `(batch_size, sequence_length)`: a filled copy of `input_ids`.
         """
         slots = self._check_slots(input_ids, velocity_positions, microtiming_positions, temperature, top_p)
+        if point_estimate not in POINT_ESTIMATES:
+            raise ValueError(f"`point_estimate` must be one of {POINT_ESTIMATES}, got {point_estimate!r}.")
         masked_ids = input_ids.masked_fill(slots, self.config.mask_token_id)
         logits = self(masked_ids, attention_mask=attention_mask).logits[slots].float()  # (N, vocab), N = #slots
-        allowed = self._allowed_tokens(velocity_positions[slots], logits.shape[-1], logits.device)  # (N, vocab)
-        logits = logits.masked_fill(~allowed, float("-inf"))
-        choice = logits.argmax(-1) if temperature == 0 else _sample(logits / temperature, top_p, generator)  # (N,)
+        is_velocity = velocity_positions[slots]  # (N,)
+        if temperature == 0 and point_estimate == "median":
+            choice = self._median_tokens(logits, is_velocity)
+        else:
+            allowed = self._allowed_tokens(is_velocity, logits.shape[-1], logits.device)  # (N, vocab)
+            logits = logits.masked_fill(~allowed, float("-inf"))
+            choice = logits.argmax(-1) if temperature == 0 else _sample(logits / temperature, top_p, generator)  # (N,)
         filled = input_ids.clone()
         filled[slots] = choice.to(filled.dtype)
         return filled
@@ -387,6 +404,19 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             raise ValueError(f"Need temperature >= 0 and 0 < top_p <= 1, got temperature={temperature}, top_p={top_p}.")
         return velocity_positions | microtiming_positions
 
+    def _median_tokens(self, logits: torch.Tensor, is_velocity: torch.BoolTensor) -> torch.LongTensor:
+        """Per slot, the family token at which the cumulative probability first reaches 1/2; `(N,)` ids."""
+        choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
+        for family_ids, rows in ((self.config.velocity_token_ids, is_velocity),
+                                 (self.config.microtiming_token_ids, ~is_velocity)):
+            if not rows.any():
+                continue
+            family = torch.tensor(family_ids, dtype=torch.long, device=logits.device)  # increasing value order
+            cumulative = logits[rows][:, family].softmax(-1).cumsum(-1)  # (n, family)
+            index = (cumulative < 0.5).sum(-1).clamp(max=len(family_ids) - 1)  # first bin reaching 1/2
+            choice[rows] = family[index]
+        return choice
+
     def _allowed_tokens(self, is_velocity: torch.BoolTensor, vocab_size: int, device) -> torch.BoolTensor:
         """Per-slot allowed-token mask `(N, vocab)`: the velocity family where `is_velocity`, else microtiming."""
         families = torch.zeros(2, vocab_size, dtype=torch.bool, device=device)  # row 0 microtiming, row 1 velocity
@@ -407,6 +437,7 @@ def _sample(logits: torch.Tensor, top_p: float, generator: torch.Generator | Non
 
 
 __all__ = [
+    "POINT_ESTIMATES",
     "CadenzaPerformerForMaskedLM",
     "CadenzaPerformerModel",
     "CadenzaPerformerPreTrainedModel",
