@@ -92,6 +92,8 @@ class GrammarState:
     last_pitch: int = -1
     expect: list = field(default_factory=list)  # performance/duration slots still owed
     errors: int = 0
+    notes: int = 0  # notes written so far
+    min_notes: int = 0  # generation only: EOS is masked until this many notes are written
 
 
 class PerTokGrammar:
@@ -141,8 +143,8 @@ class PerTokGrammar:
             out.append(Kind.DUR)
         return out
 
-    def new_state(self, bars=None, bar_ticks=1920, mode=None, track=None) -> GrammarState:
-        return GrammarState(bars=bars, bar_ticks=bar_ticks, mode=mode, track=track)
+    def new_state(self, bars=None, bar_ticks=1920, mode=None, track=None, min_notes=0) -> GrammarState:
+        return GrammarState(bars=bars, bar_ticks=bar_ticks, mode=mode, track=track, min_notes=min_notes)
 
     def step(self, state: GrammarState, token_id: int) -> int:
         """Advance ``state`` by one token; return the number of errors it adds."""
@@ -198,6 +200,7 @@ class PerTokGrammar:
         state.errors += not (0 <= state.pos < state.bar_ticks and self.on_grid(state.pos, state.bar_ticks))
         state.errors += pitch < state.last_pitch
         state.last_pitch, state.in_shift, state.shift_chain_open = pitch, False, False
+        state.notes += 1
         if state.mode is None:
             state.expect = [None]  # resolved by the next token (see _fill_slot)
         else:
@@ -228,7 +231,9 @@ class PerTokGrammar:
 
         Meant for generation in a fixed mode and track kind (set both on the state).
         With ``remaining`` (tokens left in the budget), only choices that can still
-        close every bar and write EOS within the budget are allowed.
+        close every bar, write the notes still owed to ``state.min_notes`` and EOS
+        within the budget are allowed. EOS waits for ``state.min_notes`` notes: an
+        "idea" of empty bars is valid PerTok but not a useful output.
         """
         mask = np.zeros(len(self.kinds), dtype=bool)
         if state.done:
@@ -244,18 +249,19 @@ class PerTokGrammar:
         bars_left = (state.bars - state.n_bars) if state.bars is not None else 0
         note_cost = 1 + len(self.slots(state.track, state.mode or "composition"))
         closing = bars_left + 1  # the remaining Bar tokens, then EOS
+        owed = note_cost * max(0, state.min_notes - state.notes)  # notes still owed, at their cheapest
         budget = float("inf") if remaining is None else remaining
         if not (state.in_shift and not state.shift_chain_open) and budget >= 1 + closing:
-            if note_cost + 1 + closing <= budget:
+            if note_cost + 1 + closing + max(0, owed - note_cost) <= budget:
                 self._allow_shifts(state, mask)
-            if note_cost + closing <= budget and self.on_grid(state.pos, state.bar_ticks):
+            if note_cost + closing + max(0, owed - note_cost) <= budget and self.on_grid(state.pos, state.bar_ticks):
                 self._allow_pitches(state, mask)
         elif state.in_shift:  # a shift must be followed by a note
             self._allow_pitches(state, mask)
         if not state.in_shift:
-            if bars_left > 0 or state.bars is None:
+            if (bars_left > 0 or state.bars is None) and closing + owed <= budget:
                 mask[self.ids_of[Kind.BAR]] = True
-            if bars_left == 0:
+            if bars_left == 0 and owed == 0:
                 mask[self.ids_of[Kind.EOS]] = True
         return mask
 

@@ -15,7 +15,9 @@ latent is ``model.sample_latent(posterior, strength)`` with a generator seeded b
 ``--seed`` plus the excerpt's position, so the same noise is used at every strength and
 the result does not depend on batching. Latents of excerpts with the same bars, meter
 and grammar (drums; monophonic when the input is, as the pipelines do) are decoded
-together by ``compose_from_latents`` with temperature 0 (greedy). Input (its composition
+together by ``compose_from_latents`` with temperature 0: greedy, by default kind-first
+(the most likely token kind, then its most likely token; ``--plain-greedy`` for plain
+token-level greedy), with at least one note per output. Input (its composition
 ids) and output are decoded with the tokenizer and the input's meta (meter, tempo, drum
 flag). An output is valid when it has 0 grammar errors with the input's bar count and an
 EOS, and its MIDI bytes are read back by ``cadenza_hf.read_midi`` (which refuses files
@@ -181,7 +183,7 @@ def generate_variations(model, tokenizer, ideas, latents, args) -> tuple[list[li
     start = time.perf_counter()
     for (bars, meter, drums, mono), chunk in batches(ideas, args.batch_size, not args.no_kind_grammar):
         options = ComposeOptions(bars=bars, drums=drums, monophonic=mono, time_signature=meter, temperature=0.0,
-                                 max_new_tokens=args.max_new_tokens)
+                                 max_new_tokens=args.max_new_tokens, kind_first=not args.plain_greedy)
         rows = compose_from_latents(model, tokenizer, latents[[i.position for i in chunk]], options)
         for idea, row in zip(chunk, rows):
             outputs[idea.position] = row
@@ -332,7 +334,8 @@ def render(result: dict, ideas: list[Idea], per_strength: dict) -> str:
         f"- data: `{s['dataset_dir']}` split `{s['split']}`, {len(ideas)} of {result['rows_after_filter']} "
         f"excerpts (seed {s['seed']}; collections {', '.join(s['collections']) or 'all'}); kinds: {kinds}; "
         f"meters: {meters}",
-        "- decoding: greedy, grammar processor with each input's bars, meter and drum flag"
+        "- decoding: " + ("plain token-level greedy" if s.get("plain_greedy") else "kind-first greedy")
+        + ", grammar processor with each input's bars, meter and drum flag (at least one note)"
         + ("" if s["no_kind_grammar"] else ", monophonic grammar for monophonic inputs")
         + f"; batch {s['batch_size']}, max {s['max_new_tokens']} new tokens; torch threads {s['threads']}",
         f"- {result['machine']}; total run time {result['total_seconds']:.0f} s",
@@ -388,6 +391,8 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="sampling and latent seed (default 0)")
     parser.add_argument("--batch-size", type=int, default=32, help="ideas per generate call (default 32)")
     parser.add_argument("--max-new-tokens", type=int, default=768)
+    parser.add_argument("--plain-greedy", action="store_true",
+                        help="token-level greedy instead of the default kind-first greedy (ComposeOptions.kind_first)")
     parser.add_argument("--no-kind-grammar", action="store_true",
                         help="do not impose the monophonic grammar on monophonic inputs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")

@@ -246,6 +246,33 @@ def test_grammar_allowed_mask_generates_valid_sequences(tokenizer):
             assert tokenizer.grammar_errors(seq, bars=bars, time_signature=ts, require_eos=True) == 0
 
 
+
+@pytest.mark.parametrize("min_notes", [1, 3])
+def test_grammar_min_notes_holds_even_against_a_model_that_wants_empty_bars(tokenizer, min_notes):
+    """A chooser that takes Bar or EOS whenever allowed still ends with min_notes notes, valid, in budget."""
+    from cadenza_hf.grammar import Kind
+
+    rng = np.random.default_rng(1)
+    bar_id, eos_id = tokenizer.convert_tokens_to_ids("Bar_None"), tokenizer.eos_token_id
+    for track, bars, ts in [(Kind.PITCH, 4, (4, 4)), (Kind.DRUM, 2, (3, 4))]:
+        for budget in (16, 200):
+            state = tokenizer.grammar.new_state(bars=bars, bar_ticks=tokenizer.bar_ticks(ts), mode="composition",
+                                                track=track, min_notes=min_notes)
+            seq = [tokenizer.bos_token_id]
+            tokenizer.grammar.step(state, seq[0])
+            while not state.done:
+                mask = tokenizer.grammar.allowed_mask(state, remaining=budget - len(seq))
+                assert mask.any(), tokenizer.convert_ids_to_tokens(seq)
+                preferred = [t for t in (eos_id, bar_id) if mask[t]]
+                choice = preferred[0] if preferred else int(rng.choice(np.flatnonzero(mask)))
+                assert tokenizer.grammar.step(state, choice) == 0
+                seq.append(choice)
+            assert len(seq) <= budget and state.notes == min_notes
+            assert tokenizer.grammar_errors(seq, bars=bars, time_signature=ts, require_eos=True) == 0
+    # the checking grammar (min_notes=0) still accepts an excerpt of empty bars: it is valid PerTok
+    empty = [tokenizer.bos_token_id] + [bar_id] * 4 + [eos_id]
+    assert tokenizer.grammar_errors(empty, bars=4, require_eos=True) == 0
+
 SETTINGS = [
     {},
     {"grids": [16, 12], "num_velocities": 16, "use_durations": False},
