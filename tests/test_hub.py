@@ -25,7 +25,7 @@ SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _table4(performer):
-    return [{"performer": performer, "decoding": "argmax", "metric": metric, "kl": {"train": 0.12, "opposite": 0.5},
+    return [{"performer": performer, "decoding": "T=1", "metric": metric, "kl": {"train": 0.12, "opposite": 0.5},
              "mean_diff": {"train": 1.5, "opposite": 9.0}, "std_diff": {"train": 2.5, "opposite": 4.0}}
             for metric in ("velocity", "microtiming")]
 
