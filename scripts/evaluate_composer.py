@@ -182,9 +182,11 @@ def generate_variations(model, tokenizer, ideas, latents, args) -> tuple[list[li
     outputs: list[list[int] | None] = [None] * len(ideas)
     start = time.perf_counter()
     for (bars, meter, drums, mono), chunk in batches(ideas, args.batch_size, not args.no_kind_grammar):
-        options = ComposeOptions(bars=bars, drums=drums, monophonic=mono, time_signature=meter, temperature=0.0,
-                                 max_new_tokens=args.max_new_tokens, kind_first=not args.plain_greedy)
-        rows = compose_from_latents(model, tokenizer, latents[[i.position for i in chunk]], options)
+        options = ComposeOptions(bars=bars, drums=drums, monophonic=mono, time_signature=meter,
+                                 temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+                                 kind_first=not args.plain_greedy)
+        seed = args.seed + chunk[0].position if args.temperature > 0 else None
+        rows = compose_from_latents(model, tokenizer, latents[[i.position for i in chunk]], options, seed=seed)
         for idea, row in zip(chunk, rows):
             outputs[idea.position] = row
     return outputs, time.perf_counter() - start
@@ -334,7 +336,9 @@ def render(result: dict, ideas: list[Idea], per_strength: dict) -> str:
         f"- data: `{s['dataset_dir']}` split `{s['split']}`, {len(ideas)} of {result['rows_after_filter']} "
         f"excerpts (seed {s['seed']}; collections {', '.join(s['collections']) or 'all'}); kinds: {kinds}; "
         f"meters: {meters}",
-        "- decoding: " + ("plain token-level greedy" if s.get("plain_greedy") else "kind-first greedy")
+        "- decoding: " + (f"sampled at temperature {s['temperature']:g}, top-p {s['top_p']:g} (seeded)"
+                          if s.get("temperature") else
+                          "plain token-level greedy" if s.get("plain_greedy") else "kind-first greedy")
         + ", grammar processor with each input's bars, meter and drum flag (at least one note)"
         + ("" if s["no_kind_grammar"] else ", monophonic grammar for monophonic inputs")
         + f"; batch {s['batch_size']}, max {s['max_new_tokens']} new tokens; torch threads {s['threads']}",
@@ -391,6 +395,9 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="sampling and latent seed (default 0)")
     parser.add_argument("--batch-size", type=int, default=32, help="ideas per generate call (default 32)")
     parser.add_argument("--max-new-tokens", type=int, default=768)
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="0 (default, the paper's protocol): greedy; > 0: sample at this temperature (seeded)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus for --temperature > 0 (default 1.0)")
     parser.add_argument("--plain-greedy", action="store_true",
                         help="token-level greedy instead of the default kind-first greedy (ComposeOptions.kind_first)")
     parser.add_argument("--no-kind-grammar", action="store_true",
@@ -401,6 +408,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if any(not 0.0 <= s <= 1.0 for s in args.strengths):
         parser.error("--strengths must lie in [0, 1]")
+    if args.temperature < 0 or not 0 < args.top_p <= 1:
+        parser.error("need --temperature >= 0 and 0 < --top-p <= 1")
     return args
 
 
