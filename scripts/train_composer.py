@@ -79,8 +79,13 @@ def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: in
     return CadenzaComposerModel(config)
 
 
+def build_parser() -> HfArgumentParser:
+    """The script's argument dataclasses; ``--config file.json`` fills them (see ``parse_script_args``)."""
+    return HfArgumentParser((ModelArguments, DataArguments, KLArguments, TrainingArguments))
+
+
 def main(argv=None) -> int:
-    parser = HfArgumentParser((ModelArguments, DataArguments, KLArguments, TrainingArguments))
+    parser = build_parser()
     model_args, data_args, kl_args, training_args = parse_script_args(parser, argv)
     if model_args.torch_threads:
         torch.set_num_threads(model_args.torch_threads)

@@ -91,3 +91,15 @@ def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
     velocities = {int(t.split("_")[1]) for t in tok.convert_ids_to_tokens(tok.velocity_ids)}
     assert set(np.unique(notes["velocity"]).tolist()) <= velocities
     assert tok.composition_ids(ids) == tok.composition_ids(tok.encode_midi(example_idea()))
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "scripts/configs").glob("*.json")), ids=lambda p: p.name)
+def test_every_shipped_config_parses_into_its_scripts_arguments(config, tmp_path):
+    from cadenza_hf.training import parse_script_args
+
+    script = load_script("train_composer" if config.name.startswith("composer") else "train_performer")
+    parsed = parse_script_args(script.build_parser(), ["--config", str(config), "--output_dir", str(tmp_path),
+                                                       "--dataset_dir", "data/x"])
+    model_args, training_args = parsed[0], parsed[-1]
+    assert model_args.preset == json.loads(config.read_text())["preset"]
+    assert training_args.max_steps == json.loads(config.read_text())["max_steps"] > 0
