@@ -178,7 +178,40 @@ def write_training_record(path: str, record: dict) -> None:
         json.dump(record, f, indent=1, default=str)
 
 
-__all__ += ["json_to_argv", "last_checkpoint", "parse_script_args", "select_rows", "write_training_record"]
+def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
+    """The training runs that produced ``run_dir``, oldest first.
+
+    A run started with ``--init_from OTHER`` continues OTHER's weights; this follows
+    that link through each run's ``training_record.json`` (the ``--init_from`` of its
+    recorded command, read relative to the current folder, as the command was run) and
+    returns the records, ``run_dir``'s last. It stops at a run without a record or
+    without ``--init_from``, and refuses a chain longer than ``max_depth`` (a loop).
+    """
+    import json
+    import shlex
+    from pathlib import Path
+
+    chain, here = [], Path(run_dir)
+    while True:
+        record_path = here / "training_record.json"
+        if not record_path.is_file():
+            break
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        chain.append({"run": str(here), **record})
+        argv = shlex.split(record.get("command", ""))
+        parent = next((v.split("=", 1)[1] for v in argv if v.startswith("--init_from=")), None)
+        if parent is None and "--init_from" in argv and argv.index("--init_from") + 1 < len(argv):
+            parent = argv[argv.index("--init_from") + 1]
+        if parent is None:
+            break
+        if len(chain) >= max_depth:
+            raise ValueError(f"{run_dir}: more than {max_depth} runs linked by --init_from (a loop?)")
+        here = Path(parent)
+    return chain[::-1]
+
+
+__all__ += ["json_to_argv", "last_checkpoint", "parse_script_args", "select_rows", "training_lineage",
+            "write_training_record"]
 
 
 def load_train_eval(data_args, column: str, seed: int, training_args):

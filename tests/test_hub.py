@@ -35,7 +35,8 @@ def _table4(performer):
 CARD_VALUES = {
     "train": {"command": "python scripts/train_composer.py --config scripts/configs/composer_small.json",
               "eval_metrics": {"eval_loss": 1.23456}, "parameters": 6450000, "global_step": 3000,
-              "train_examples": 51676},
+              "train_examples": 51676, "runs": 1, "total_steps": 3000, "total_wall_minutes": 62.9,
+              "lineage_commands": "python scripts/train_composer.py --config scripts/configs/composer_small.json"},
     "eval": {
         "command": "python scripts/evaluate_composer.py --model runs/composer-small",
         "rows": [{"strength": s, "n": 500, "pitch": 90.0 - 10 * s, "onset": 80.0, "duration": 95.0,

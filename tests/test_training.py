@@ -103,3 +103,32 @@ def test_every_shipped_config_parses_into_its_scripts_arguments(config, tmp_path
     model_args, training_args = parsed[0], parsed[-1]
     assert model_args.preset == json.loads(config.read_text())["preset"]
     assert training_args.max_steps == json.loads(config.read_text())["max_steps"] > 0
+
+
+def test_training_lineage_follows_init_from_oldest_first(tmp_path):
+    from cadenza_hf.training import training_lineage
+
+    def run(name, steps, init_from=None, style="space"):
+        folder = tmp_path / name
+        folder.mkdir()
+        command = f"python scripts/train_composer.py --output_dir {folder} --max_steps {steps}"
+        if init_from is not None:
+            command += f" --init_from {init_from}" if style == "space" else f" --init_from={init_from}"
+        record = {"command": command, "global_step": steps, "wall_seconds_this_run": 60.0 * steps}
+        (folder / "training_record.json").write_text(json.dumps(record))
+        return folder
+
+    first = run("first", 3)
+    second = run("second", 2, first, style="equals")
+    third = run("third", 4, second)
+    chain = training_lineage(third)
+    assert [r["run"] for r in chain] == [str(first), str(second), str(third)]
+    assert [r["global_step"] for r in chain] == [3, 2, 4]
+    assert training_lineage(first) == [chain[0]]
+    assert training_lineage(tmp_path / "nothing here") == []
+    # a record whose --init_from points back to itself is a loop, not an endless walk
+    looped = tmp_path / "loop"
+    looped.mkdir()
+    (looped / "training_record.json").write_text(json.dumps({"command": f"train.py --init_from {looped}"}))
+    with pytest.raises(ValueError, match="loop"):
+        training_lineage(looped)
