@@ -372,8 +372,14 @@ def write_section(path: Path, section: str) -> None:
 
 
 def model_global_step(model_dir: str) -> int | None:
-    """Steps trained, from ``training_record.json`` or ``trainer_state.json`` when present."""
-    for name, key in (("training_record.json", "global_step"), ("trainer_state.json", "global_step")):
+    """Steps trained, from ``training_record.json`` (summed over the runs it continued with
+    ``--init_from``) or ``trainer_state.json`` when present."""
+    from cadenza_hf.training import training_lineage
+
+    chain = training_lineage(model_dir)
+    if chain:
+        return sum(r.get("global_step", 0) for r in chain)
+    for name, key in (("trainer_state.json", "global_step"),):
         path = Path(model_dir) / name
         if path.exists():
             return json.loads(path.read_text(encoding="utf-8")).get(key)
