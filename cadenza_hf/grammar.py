@@ -250,11 +250,12 @@ class PerTokGrammar:
         note_cost = 1 + len(self.slots(state.track, state.mode or "composition"))
         closing = bars_left + 1  # the remaining Bar tokens, then EOS
         owed = note_cost * max(0, state.min_notes - state.notes)  # notes still owed, at their cheapest
+        owed_after_note = max(0, owed - note_cost)  # ... once the next note is written
         budget = float("inf") if remaining is None else remaining
         if not (state.in_shift and not state.shift_chain_open) and budget >= 1 + closing:
-            if note_cost + 1 + closing + max(0, owed - note_cost) <= budget:
+            if note_cost + 1 + closing + owed_after_note <= budget:
                 self._allow_shifts(state, mask)
-            if note_cost + closing + max(0, owed - note_cost) <= budget and self.on_grid(state.pos, state.bar_ticks):
+            if note_cost + closing + owed_after_note <= budget and self.on_grid(state.pos, state.bar_ticks):
                 self._allow_pitches(state, mask)
         elif state.in_shift:  # a shift must be followed by a note
             self._allow_pitches(state, mask)

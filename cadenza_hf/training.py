@@ -198,10 +198,7 @@ def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
             break
         record = json.loads(record_path.read_text(encoding="utf-8"))
         chain.append({"run": str(here), **record})
-        argv = shlex.split(record.get("command", ""))
-        parent = next((v.split("=", 1)[1] for v in argv if v.startswith("--init_from=")), None)
-        if parent is None and "--init_from" in argv and argv.index("--init_from") + 1 < len(argv):
-            parent = argv[argv.index("--init_from") + 1]
+        parent = _init_from(shlex.split(record.get("command", "")))
         if parent is None:
             break
         if len(chain) >= max_depth:
@@ -210,8 +207,31 @@ def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
     return chain[::-1]
 
 
-__all__ += ["json_to_argv", "last_checkpoint", "parse_script_args", "select_rows", "training_lineage",
-            "write_training_record"]
+def _init_from(argv: list[str]) -> str | None:
+    """The value of ``--init_from`` (``--init_from X`` or ``--init_from=X``) in a command's argv, if any."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--init_from="):
+            return arg.split("=", 1)[1]
+        if arg == "--init_from" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def lineage_summary(run_dir) -> dict:
+    """What :func:`training_lineage` says in a few numbers: ``runs``, ``total_steps``,
+    ``total_wall_minutes`` and ``lineage_commands`` (one command per line, oldest first);
+    all zero / empty when ``run_dir`` has no training record."""
+    chain = training_lineage(run_dir)
+    return {
+        "runs": len(chain),
+        "total_steps": sum(r.get("global_step", 0) for r in chain),
+        "total_wall_minutes": round(sum(r.get("wall_seconds_this_run", 0) for r in chain) / 60, 1),
+        "lineage_commands": "\n".join(r.get("command", "") for r in chain),
+    }
+
+
+__all__ += ["json_to_argv", "last_checkpoint", "lineage_summary", "parse_script_args", "select_rows",
+            "training_lineage", "write_training_record"]
 
 
 def load_train_eval(data_args, column: str, seed: int, training_args):

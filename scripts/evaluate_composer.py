@@ -374,16 +374,13 @@ def write_section(path: Path, section: str) -> None:
 def model_global_step(model_dir: str) -> int | None:
     """Steps trained, from ``training_record.json`` (summed over the runs it continued with
     ``--init_from``) or ``trainer_state.json`` when present."""
-    from cadenza_hf.training import training_lineage
+    from cadenza_hf.training import lineage_summary
 
-    chain = training_lineage(model_dir)
-    if chain:
-        return sum(r.get("global_step", 0) for r in chain)
-    for name, key in (("trainer_state.json", "global_step"),):
-        path = Path(model_dir) / name
-        if path.exists():
-            return json.loads(path.read_text(encoding="utf-8")).get(key)
-    return None
+    summary = lineage_summary(model_dir)
+    if summary["runs"]:
+        return summary["total_steps"]
+    state = Path(model_dir) / "trainer_state.json"
+    return json.loads(state.read_text(encoding="utf-8")).get("global_step") if state.exists() else None
 
 
 # ---- main ----------------------------------------------------------------------------

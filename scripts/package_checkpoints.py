@@ -69,19 +69,12 @@ def card_values(run_dir: Path, eval_json: str | None) -> dict:
     """``train``: the run's training record, plus its lineage when it continued earlier runs
     (``--init_from``): ``total_steps``, ``total_wall_minutes``, ``runs`` and ``lineage_commands``
     (one command per line, oldest first). ``eval``: the evaluation JSON."""
-    from cadenza_hf.training import training_lineage
+    from cadenza_hf.training import lineage_summary
 
     values = {}
     record = run_dir / "training_record.json"
     if record.is_file():
-        values["train"] = json.loads(record.read_text())
-        chain = training_lineage(run_dir)
-        values["train"].update(
-            runs=len(chain),
-            total_steps=sum(r.get("global_step", 0) for r in chain),
-            total_wall_minutes=round(sum(r.get("wall_seconds_this_run", 0) for r in chain) / 60, 1),
-            lineage_commands="\n".join(r.get("command", "") for r in chain),
-        )
+        values["train"] = {**json.loads(record.read_text()), **lineage_summary(run_dir)}
     if eval_json:
         values["eval"] = json.loads(Path(eval_json).read_text())
     return values

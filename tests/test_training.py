@@ -125,6 +125,12 @@ def test_training_lineage_follows_init_from_oldest_first(tmp_path):
     assert [r["run"] for r in chain] == [str(first), str(second), str(third)]
     assert [r["global_step"] for r in chain] == [3, 2, 4]
     assert training_lineage(first) == [chain[0]]
+    from cadenza_hf.training import lineage_summary
+
+    summary = lineage_summary(third)
+    assert (summary["runs"], summary["total_steps"], summary["total_wall_minutes"]) == (3, 9, 9.0)
+    assert summary["lineage_commands"].splitlines()[-1].endswith(f"--init_from {second}")
+    assert lineage_summary(tmp_path / "nothing here")["runs"] == 0
     assert training_lineage(tmp_path / "nothing here") == []
     # a record whose --init_from points back to itself is a loop, not an endless walk
     looped = tmp_path / "loop"
