@@ -63,9 +63,13 @@ class KLArguments:
 
 
 def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: int, beta_max: float):
-    if model_args.init_from:
-        return CadenzaComposerModel.from_pretrained(model_args.init_from)
+    """A fresh model from the preset, or ``--init_from`` weights; ``--config_overrides`` apply to both (e.g.
+    ``{"word_dropout": 0.3}`` on a trained model). Word dropout replaces tokens with the tokenizer's MASK."""
     overrides = json.loads(model_args.config_overrides)
+    if overrides.get("word_dropout"):
+        overrides.setdefault("word_dropout_token_id", tok.mask_token_id)
+    if model_args.init_from:
+        return CadenzaComposerModel.from_pretrained(model_args.init_from, **overrides)
     config = CadenzaComposerConfig.from_preset(
         model_args.preset,
         vocab_size=tok.vocab_size,

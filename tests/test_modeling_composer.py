@@ -351,6 +351,8 @@ def test_config_defaults_alias_and_roundtrip(tmp_path):
         ({"latent_size": 0}, "0"),
         ({"reconstruction_reduction": "max"}, "'max'"),
         ({"kl_free_bits": -0.1}, "-0.1"),
+        ({"word_dropout": 1.0, "word_dropout_token_id": 3}, "1.0"),
+        ({"word_dropout": 0.2}, "word_dropout_token_id"),
     ],
 )
 def test_config_validation_quotes_bad_value(overrides, quoted):
@@ -358,6 +360,40 @@ def test_config_validation_quotes_bad_value(overrides, quoted):
         CadenzaComposerConfig(**overrides)
     assert isinstance(info.value.__cause__, ValueError)
     assert quoted in str(info.value.__cause__)
+
+
+def test_word_dropout_hides_decoder_inputs_only_in_training():
+    mask_id = 3
+    model = tiny_model(word_dropout=0.5, word_dropout_token_id=mask_id)
+    ids = random_ids(4, 200, seed=1).clamp(min=mask_id + 1)
+    attention = torch.ones_like(ids)
+    attention[:, 150:] = 0  # right padding: never replaced
+    torch.manual_seed(0)
+    model.train()
+    dropped = model._drop_words(ids, attention)
+    replaced = dropped == mask_id
+    assert not replaced[:, 0].any() and not replaced[:, 150:].any()
+    assert 0.4 < replaced[:, 1:150].float().mean().item() < 0.6
+    assert torch.equal(dropped[~replaced], ids[~replaced])
+    model.eval()
+    assert torch.equal(model._drop_words(ids, attention), ids)
+
+    # The training loss is the loss of the dropped input predicting the untouched labels, with z from the
+    # untouched input: the same numbers as a no-dropout twin fed the dropped ids as decoder input.
+    twin = tiny_model()
+    twin.load_state_dict(model.state_dict())
+    model.train(), twin.train()
+    z = torch.randn(4, model.config.latent_size)
+    torch.manual_seed(5)
+    out = model(input_ids=ids, attention_mask=attention, latent=z, labels=ids)
+    torch.manual_seed(5)
+    expected_input = model._drop_words(ids, attention)
+    ref = twin(input_ids=expected_input, attention_mask=attention, latent=z, labels=ids)
+    assert torch.allclose(out.loss, ref.loss) and not torch.equal(expected_input, ids)
+    with torch.no_grad():  # and the encoder always reads the full sequence
+        model.eval(), twin.eval()
+        assert torch.allclose(model(input_ids=ids, attention_mask=attention).latent_mean,
+                              twin.encode(ids, attention).mean)
 
 
 def test_presets_and_parameter_counts():

@@ -66,6 +66,16 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
     assert record["global_step"] == 6 and record["resumed_from"].endswith("checkpoint-4")
     assert (out / "model.safetensors").exists() and (out / "tokenizer_config.json").exists()
 
+    # a warm restart applies config overrides over the saved config; word dropout masks with the tokenizer's MASK
+    from cadenza_hf import CadenzaComposerConfig, PerTokTokenizer
+
+    tuned = tmp_path / "tuned"
+    assert train([*_common(tiny_dataset, tuned, 1), "--init_from", str(out),
+                  "--config_overrides", json.dumps({"word_dropout": 0.2})]) == 0
+    config = CadenzaComposerConfig.from_pretrained(tuned)
+    assert config.word_dropout == 0.2 and config.word_dropout_token_id == PerTokTokenizer().mask_token_id
+    assert config.num_decoder_layers == 1  # the rest comes from the --init_from model
+
 
 def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
     from cadenza_hf import CadenzaPerformerForMaskedLM, PerTokTokenizer

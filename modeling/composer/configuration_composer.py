@@ -80,6 +80,15 @@ class CadenzaComposerConfig(PreTrainedConfig):
             averaged over the batch (paper eq. 6). This is the ELBO-consistent scale next to a KL that is summed over
             the latent dimensions (eq. 4), so `beta` and the free bits mean what they mean in the paper. `"mean"`: the
             mean over all non-ignored tokens, as in a plain causal LM; the KL is then comparatively much stronger.
+        word_dropout (`float`, *optional*, defaults to 0.0):
+            Share of the decoder's *input* tokens replaced by `word_dropout_token_id` in training (Bowman et al.,
+            2016, "Generating Sentences from a Continuous Space"). The encoder still reads the whole sequence and the
+            targets are unchanged, so the decoder can only predict what it no longer sees from `z`: this counters
+            posterior collapse and the greedy "repeat the previous pitch" habit of a decoder that leans on its
+            context. 0 (the paper's setting) turns it off; never applied in eval mode or generation.
+        word_dropout_token_id (`int`, *optional*):
+            Id that replaces the dropped tokens (cadenza uses the tokenizer's MASK, which the composer never has to
+            produce); required when `word_dropout > 0`.
         pad_token_id (`int`, *optional*, defaults to 0):
             Id of the padding token (its embedding row is initialised to zero).
         bos_token_id (`int`, *optional*, defaults to 1):
@@ -125,6 +134,8 @@ class CadenzaComposerConfig(PreTrainedConfig):
     kl_free_bits: float | int = 0.25
     kl_beta: float | int = 0.3
     reconstruction_reduction: str = "sum"
+    word_dropout: float | int = 0.0
+    word_dropout_token_id: int | None = None
     pad_token_id: int | None = 0
     bos_token_id: int | None = 1
     eos_token_id: int | None = 2
@@ -161,6 +172,10 @@ class CadenzaComposerConfig(PreTrainedConfig):
             raise ValueError(f"`kl_free_bits` must be >= 0, got {self.kl_free_bits}.")
         if self.kl_beta < 0:
             raise ValueError(f"`kl_beta` must be >= 0, got {self.kl_beta}.")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ValueError(f"`word_dropout` must be in [0, 1), got {self.word_dropout}.")
+        if self.word_dropout > 0 and self.word_dropout_token_id is None:
+            raise ValueError("`word_dropout > 0` needs `word_dropout_token_id` (e.g. the tokenizer's mask_token_id).")
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "CadenzaComposerConfig":

@@ -458,7 +458,8 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
 
-        hidden_states = self._decode(input_ids, latent, attention_mask, position_ids, cache)
+        decoder_ids = self._drop_words(input_ids, attention_mask) if labels is not None else input_ids
+        hidden_states = self._decode(decoder_ids, latent, attention_mask, position_ids, cache)
         logits = self.lm_head(slice_logits_to_keep(hidden_states, logits_to_keep))  # (B, T, vocab)
 
         loss = reconstruction_loss = kl_loss = kl_loss_raw = None
@@ -481,6 +482,18 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
             latent=latent,
             cache=cache if use_cache else None,
         )
+
+    def _drop_words(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None) -> torch.LongTensor:
+        """Training only: replace a `config.word_dropout` share of the decoder's real input tokens (never the first
+        one, the BOS prompt) with `config.word_dropout_token_id`."""
+        p = self.config.word_dropout
+        if not self.training or p <= 0:
+            return input_ids
+        drop = torch.rand(input_ids.shape, device=input_ids.device) < p  # (B, T)
+        drop[:, 0] = False
+        if attention_mask is not None:
+            drop &= attention_mask.bool()
+        return input_ids.masked_fill(drop, self.config.word_dropout_token_id)
 
     def _decode(self, input_ids, latent, attention_mask, position_ids, cache) -> torch.Tensor:
         """Run the decoder on `input_ids` conditioned on `latent`; returns the final hidden states (B, T, hidden)."""
