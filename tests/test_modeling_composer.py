@@ -126,6 +126,21 @@ def test_eval_forward_is_deterministic_and_uses_posterior_mean(model):
     torch.testing.assert_close(model(input_ids=ids).logits, out.logits)
 
 
+def test_rope_matches_the_textbook_formula(model):
+    from cadenza_hf.modeling.composer.modeling_composer import apply_rotary_pos_emb, rotate_half
+
+    q, k = torch.randn(2, 2, 3, 5, 8).unbind(0)  # (B, H, T, head_dim) each
+    positions = torch.tensor([[0, 1, 2, 3, 9], [4, 5, 6, 7, 8]])
+    inv_freq = 1.0 / (10000.0 ** (torch.arange(0, 8, 2).float() / 8))
+    angles = torch.cat([positions[..., None] * inv_freq] * 2, dim=-1)  # (B, T, head_dim)
+    cos, sin = angles.cos()[:, None], angles.sin()[:, None]
+    cos_table, signed_sin = CadenzaComposerModel(tiny_config(num_attention_heads=4, hidden_size=32)).rotary_emb(
+        q, positions)
+    q_rot, k_rot = apply_rotary_pos_emb(q, k, cos_table, signed_sin)
+    torch.testing.assert_close(q_rot, q * cos + rotate_half(q) * sin)
+    torch.testing.assert_close(k_rot, k * cos + rotate_half(k) * sin)
+
+
 def test_sdpa_matches_eager(model):
     model.eval()
     ids = random_ids(2, 9)

@@ -145,23 +145,36 @@ class CadenzaComposerRotaryEmbedding(nn.Module):
     @torch.no_grad()
     @dynamic_rope_update
     def forward(self, x: torch.Tensor, position_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(cos, signed_sin)` tables of shape (B, T, head_dim); `signed_sin` is sin with its first half negated,
+        the form [`apply_rotary_pos_emb`] takes."""
         inv_freq = self.inv_freq.to(device=x.device, dtype=torch.float)
         freqs = position_ids[..., None].float() * inv_freq  # (B, T, head_dim / 2)
-        emb = torch.cat((freqs, freqs), dim=-1)  # (B, T, head_dim)
-        cos, sin = emb.cos() * self.attention_scaling, emb.sin() * self.attention_scaling
-        return cos.to(x.dtype), sin.to(x.dtype)
+        cos, sin = freqs.cos() * self.attention_scaling, freqs.sin() * self.attention_scaling
+        return torch.cat((cos, cos), dim=-1).to(x.dtype), torch.cat((-sin, sin), dim=-1).to(x.dtype)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """Rotates half the hidden dims of the input."""
+    """Rotates half the hidden dims of the input: `[x1, x2] -> [-x2, x1]` (the textbook RoPE helper)."""
     x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
     return torch.cat((-x2, x1), dim=-1)
 
 
-def apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=1):
-    """Applies rotary position embedding to q and k of shape (B, H, T, head_dim); cos/sin are (B, T, head_dim)."""
-    cos, sin = cos.unsqueeze(unsqueeze_dim), sin.unsqueeze(unsqueeze_dim)
-    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+def swap_halves(x: torch.Tensor) -> torch.Tensor:
+    """`[x1, x2] -> [x2, x1]` along the last dimension, in one kernel."""
+    return x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)
+
+
+def apply_rotary_pos_emb(q, k, cos, signed_sin, unsqueeze_dim=1):
+    """
+    RoPE on q and k of shape (B, H, T, head_dim), with `cos` and `signed_sin` of shape (B, T, head_dim) from
+    [`CadenzaComposerRotaryEmbedding`]. Equal to the textbook `x * cos + rotate_half(x) * sin`, because
+    `rotate_half(x) * sin == swap_halves(x) * signed_sin`; rotating q and k stacked, with the sign folded into the
+    table once per forward, takes half the kernels, which matters when generating one token at a time.
+    """
+    cos, signed_sin = cos.unsqueeze(unsqueeze_dim), signed_sin.unsqueeze(unsqueeze_dim)
+    qk = torch.stack((q, k))  # (2, B, H, T, head_dim)
+    qk = qk * cos + swap_halves(qk) * signed_sin
+    return qk[0], qk[1]
 
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
