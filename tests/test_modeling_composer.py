@@ -278,6 +278,12 @@ def test_sample_latent_edges_and_validation(model):
     # continuous in s for a fixed seed
     near = model.sample_latent(dist, 0.5001, generator=torch.Generator().manual_seed(4))
     torch.testing.assert_close(near, half, atol=1e-2, rtol=0.0)
+    # above 0.5 the mean slides to 0 and the variance to 1, linearly in a = 2s - 1 (no mid-range shrinkage)
+    n = 200_000
+    wide = LatentDistribution(torch.full((n, 2), 3.0), torch.log(torch.full((n, 2), 0.25)))
+    z = model.sample_latent(wide, 0.75, generator=torch.Generator().manual_seed(1))  # a = 0.5
+    torch.testing.assert_close(z.mean(0), torch.full((2,), 1.5), atol=0.01, rtol=0)
+    torch.testing.assert_close(z.var(0), torch.full((2,), 0.5 * 0.25 + 0.5), atol=0.01, rtol=0)
     for bad in (1.5, -0.1, float("nan")):
         with pytest.raises(ValueError, match="variation_strength"):
             model.sample_latent(dist, bad)

@@ -541,11 +541,13 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
 
         - `s = 0`: the posterior mean `mu` (closest to the input);
         - `0 < s <= 0.5`: `mu + 2s * sigma * eps`, up to a full posterior sample at `s = 0.5`;
-        - `0.5 < s <= 1`: `(1 - a) * posterior_sample + a * prior_sample` with `a = 2s - 1` and an independent
-          `prior_sample ~ N(0, I)`; `s = 1` ignores the input entirely.
+        - `0.5 < s <= 1`: with `a = 2s - 1`, `(1 - a) * mu + sqrt((1 - a) * sigma^2 + a) * eps`: the mean slides
+          from `mu` to 0 and the variance from the posterior's to the prior's, linearly, so that `s = 1` is a prior
+          sample `eps ~ N(0, I)` and ignores the input entirely. (A blend of two independent samples,
+          `(1 - a) * posterior_sample + a * prior_sample`, would shrink the variance to about half in the middle
+          of the range and pull those latents towards the prior's mode, where the decoder is most generic.)
 
-        With a seeded `generator` the result is a continuous function of `s` (the same `eps` and prior sample are
-        drawn for every `s > 0`).
+        For a seeded `generator` the result is a continuous function of `s`: every `s > 0` uses the same `eps`.
 
         Args:
             distribution (`LatentDistribution`):
@@ -562,11 +564,10 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
         if s == 0.0:
             return mu
         eps = _randn_like(mu, generator)
-        prior = _randn_like(mu, generator)
         if s <= 0.5:
             return mu + (2.0 * s) * distribution.std * eps
         a = 2.0 * s - 1.0
-        return (1.0 - a) * (mu + distribution.std * eps) + a * prior
+        return (1.0 - a) * mu + torch.sqrt((1.0 - a) * distribution.logvar.exp() + a) * eps
 
     def sample_prior(
         self,
