@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 import time
 from dataclasses import dataclass
 
@@ -188,7 +189,6 @@ def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
     without ``--init_from``, and refuses a chain longer than ``max_depth`` (a loop).
     """
     import json
-    import shlex
     from pathlib import Path
 
     chain, here = [], Path(run_dir)
@@ -265,7 +265,7 @@ def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dic
     trainer.save_model()
     metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
     record = {
-        "command": "python " + " ".join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)]),
+        "command": "python " + shlex.join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)]),
         "resumed_from": resume,
         "train_examples": len(trainer.train_dataset),
         "eval_examples": len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0,

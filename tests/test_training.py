@@ -75,6 +75,8 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
     config = CadenzaComposerConfig.from_pretrained(tuned)
     assert config.word_dropout == 0.2 and config.word_dropout_token_id == PerTokTokenizer().mask_token_id
     assert config.num_decoder_layers == 1  # the rest comes from the --init_from model
+    command = json.loads((tuned / "training_record.json").read_text())["command"]
+    assert """'{"word_dropout": 0.2}'""" in command  # quoted: the recorded command can be pasted into a shell
 
 
 def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
