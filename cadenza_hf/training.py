@@ -10,10 +10,14 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import shlex
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from transformers import Trainer, TrainerCallback
 
@@ -115,7 +119,6 @@ __all__ = ["KLSchedule", "KLScheduleCallback", "LossTermsTrainer"]
 
 def json_to_argv(config: dict) -> list[str]:
     """Turn a JSON preset into command-line arguments (so later CLI flags override it)."""
-    import json
 
     argv: list[str] = []
     for key, value in config.items():
@@ -132,8 +135,6 @@ def json_to_argv(config: dict) -> list[str]:
 
 def parse_script_args(parser, argv: list[str] | None = None):
     """``HfArgumentParser`` dataclasses from ``--config preset.json`` plus CLI overrides."""
-    import json
-    import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" in argv:
@@ -162,7 +163,6 @@ def select_rows(dataset, collections=None, kinds=None, column="input_ids", max_l
 
 def last_checkpoint(output_dir: str, overwrite: bool) -> str | None:
     """The newest ``checkpoint-*`` folder to resume from, or None."""
-    import os
 
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -173,7 +173,6 @@ def last_checkpoint(output_dir: str, overwrite: bool) -> str | None:
 
 def write_training_record(path: str, record: dict) -> None:
     """Save what was trained, on what, for how long, and the final losses (JSON)."""
-    import json
 
     with open(path, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1, default=str)
@@ -188,8 +187,6 @@ def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
     returns the records, ``run_dir``'s last. It stops at a run without a record or
     without ``--init_from``, and refuses a chain longer than ``max_depth`` (a loop).
     """
-    import json
-    from pathlib import Path
 
     chain, here = [], Path(run_dir)
     while True:
@@ -257,8 +254,6 @@ def load_train_eval(data_args, column: str, seed: int, training_args):
 
 def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dict) -> dict:
     """Train (resuming from ``resume``), save, evaluate, and write ``training_record.json``."""
-    import os
-    import sys
 
     start = time.time()
     result = trainer.train(resume_from_checkpoint=resume)

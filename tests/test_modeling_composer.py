@@ -127,7 +127,11 @@ def test_eval_forward_is_deterministic_and_uses_posterior_mean(model):
 
 
 def test_rope_matches_the_textbook_formula(model):
-    from cadenza_hf.modeling.composer.modeling_composer import apply_rotary_pos_emb, rotate_half
+    from cadenza_hf.modeling.composer.modeling_composer import apply_rotary_pos_emb
+
+    def rotate_half(x):  # the textbook helper: [x1, x2] -> [-x2, x1]
+        x1, x2 = x.chunk(2, dim=-1)
+        return torch.cat((-x2, x1), dim=-1)
 
     q, k = torch.randn(2, 2, 3, 5, 8).unbind(0)  # (B, H, T, head_dim) each
     positions = torch.tensor([[0, 1, 2, 3, 9], [4, 5, 6, 7, 8]])

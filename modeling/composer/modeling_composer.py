@@ -153,12 +153,6 @@ class CadenzaComposerRotaryEmbedding(nn.Module):
         return torch.cat((cos, cos), dim=-1).to(x.dtype), torch.cat((-sin, sin), dim=-1).to(x.dtype)
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """Rotates half the hidden dims of the input: `[x1, x2] -> [-x2, x1]` (the textbook RoPE helper)."""
-    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
-    return torch.cat((-x2, x1), dim=-1)
-
-
 def swap_halves(x: torch.Tensor) -> torch.Tensor:
     """`[x1, x2] -> [x2, x1]` along the last dimension, in one kernel."""
     return x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)
@@ -167,9 +161,10 @@ def swap_halves(x: torch.Tensor) -> torch.Tensor:
 def apply_rotary_pos_emb(q, k, cos, signed_sin, unsqueeze_dim=1):
     """
     RoPE on q and k of shape (B, H, T, head_dim), with `cos` and `signed_sin` of shape (B, T, head_dim) from
-    [`CadenzaComposerRotaryEmbedding`]. Equal to the textbook `x * cos + rotate_half(x) * sin`, because
-    `rotate_half(x) * sin == swap_halves(x) * signed_sin`; rotating q and k stacked, with the sign folded into the
-    table once per forward, takes half the kernels, which matters when generating one token at a time.
+    [`CadenzaComposerRotaryEmbedding`]. Equal to the textbook `x * cos + rotate_half(x) * sin` with
+    `rotate_half([x1, x2]) = [-x2, x1]`, because `rotate_half(x) * sin == swap_halves(x) * signed_sin`. Rotating
+    q and k stacked, with the sign folded into the table once per forward, takes half the kernels, which matters
+    when generating one token at a time.
     """
     cos, signed_sin = cos.unsqueeze(unsqueeze_dim), signed_sin.unsqueeze(unsqueeze_dim)
     qk = torch.stack((q, k))  # (2, B, H, T, head_dim)
