@@ -71,12 +71,12 @@ class LossTermsTrainer(Trainer):
     """A ``Trainer`` that logs the mean of named loss terms from the model output.
 
     ``Trainer`` logs only ``loss``; the composer also returns ``reconstruction_loss``,
-    ``kl_loss`` and ``kl_loss_raw``. They are gathered per step in ``compute_loss`` and
+    ``kl_loss``, ``kl_loss_raw`` and (with a bag-of-words head) ``bow_loss``. They are gathered per step in ``compute_loss`` and
     added to the next log entry (overriding ``log`` is the one place that reaches
     ``state.log_history`` and every reporter; hf-notes §5).
     """
 
-    logged_terms = ("reconstruction_loss", "kl_loss", "kl_loss_raw")
+    logged_terms = ("reconstruction_loss", "kl_loss", "kl_loss_raw", "bow_loss")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

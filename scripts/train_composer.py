@@ -64,7 +64,8 @@ class KLArguments:
 
 def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: int, beta_max: float):
     """A fresh model from the preset, or ``--init_from`` weights; ``--config_overrides`` apply to both (e.g.
-    ``{"word_dropout": 0.3}`` on a trained model). Word dropout replaces tokens with the tokenizer's MASK."""
+    ``{"word_dropout": 0.3}`` or ``{"bow_loss_weight": 1.0}`` on a trained model; a bag-of-words head new to the
+    weights starts from the usual initialisation). Word dropout replaces tokens with the tokenizer's MASK."""
     overrides = json.loads(model_args.config_overrides)
     if overrides.get("word_dropout"):
         overrides.setdefault("word_dropout_token_id", tok.mask_token_id)

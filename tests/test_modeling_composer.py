@@ -378,6 +378,7 @@ def test_config_defaults_alias_and_roundtrip(tmp_path):
         ({"kl_free_bits": -0.1}, "-0.1"),
         ({"word_dropout": 1.0, "word_dropout_token_id": 3}, "1.0"),
         ({"word_dropout": 0.2}, "word_dropout_token_id"),
+        ({"bow_loss_weight": -1.0}, "-1.0"),
     ],
 )
 def test_config_validation_quotes_bad_value(overrides, quoted):
@@ -434,3 +435,31 @@ def test_presets_and_parameter_counts():
     assert 70e6 < n_paper < 85e6
     with pytest.raises(ValueError, match="preset"):
         CadenzaComposerConfig.from_preset("huge")
+
+
+def test_bag_of_words_loss_is_added_and_trains_the_encoder_only():
+    assert tiny_model().bow_head is None  # weight 0 (the paper's setting): no head, no extra term
+    assert tiny_model()(input_ids=random_ids(2, 6), labels=random_ids(2, 6)).bow_loss is None
+    model = tiny_model(bow_loss_weight=0.5).eval()
+    model.kl_beta = 0.3
+    ids = random_ids(3, 12, seed=2)
+    labels = ids.clone()
+    labels[2, 7:] = -100
+    out = model(input_ids=ids, labels=labels)
+    # By hand: every target token (order ignored) under one distribution predicted from z, summed per sequence.
+    log_probs = torch.log_softmax(model.bow_head(out.latent), dim=-1)
+    targets, valid = labels[:, 1:], labels[:, 1:] != -100
+    manual = -sum(log_probs[b, targets[b][valid[b]]].sum() for b in range(3)) / 3
+    torch.testing.assert_close(out.bow_loss, manual)
+    torch.testing.assert_close(out.loss, out.reconstruction_loss + 0.3 * out.kl_loss + 0.5 * out.bow_loss)
+    # Shuffling the targets' order leaves it unchanged: a bag, not a sequence.
+    perm = torch.cat([torch.zeros(1, dtype=torch.long), torch.randperm(11, generator=torch.Generator().manual_seed(0)) + 1])
+    torch.testing.assert_close(model.bag_of_words_loss(out.latent, labels[:, perm]), out.bow_loss)
+    # Its gradient reaches the encoder and the latent projection, never the decoder.
+    model.zero_grad()
+    model.bag_of_words_loss(model.encode(ids).mean, labels).backward()
+    assert model.encoder.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
+    assert model.latent_mean.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.decoder.parameters())
+    with pytest.raises(ValueError, match="bow_loss_weight"):
+        tiny_model().bag_of_words_loss(out.latent, labels)

@@ -71,12 +71,17 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
 
     tuned = tmp_path / "tuned"
     assert train([*_common(tiny_dataset, tuned, 1), "--init_from", str(out),
-                  "--config_overrides", json.dumps({"word_dropout": 0.2})]) == 0
+                  "--config_overrides", json.dumps({"word_dropout": 0.2, "bow_loss_weight": 0.5})]) == 0
     config = CadenzaComposerConfig.from_pretrained(tuned)
     assert config.word_dropout == 0.2 and config.word_dropout_token_id == PerTokTokenizer().mask_token_id
+    assert config.bow_loss_weight == 0.5  # the new bag-of-words head is trained, logged and saved
+    logs = json.loads((tuned / "training_record.json").read_text())["last_logs"][-1]
+    assert logs["bow_loss"] > 0
+    assert logs["loss"] == pytest.approx(
+        logs["reconstruction_loss"] + logs["beta"] * logs["kl_loss"] + 0.5 * logs["bow_loss"], rel=0.05)
     assert config.num_decoder_layers == 1  # the rest comes from the --init_from model
     command = json.loads((tuned / "training_record.json").read_text())["command"]
-    assert """'{"word_dropout": 0.2}'""" in command  # quoted: the recorded command can be pasted into a shell
+    assert """'{"word_dropout": 0.2, "bow_loss_weight": 0.5}'""" in command  # quoted: the recorded command can be pasted into a shell
 
 
 def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):

@@ -89,6 +89,13 @@ class CadenzaComposerConfig(PreTrainedConfig):
         word_dropout_token_id (`int`, *optional*):
             Id that replaces the dropped tokens (cadenza uses the tokenizer's MASK, which the composer never has to
             produce); required when `word_dropout > 0`.
+        bow_loss_weight (`float`, *optional*, defaults to 0.0):
+            Weight of an auxiliary bag-of-words loss (Zhao et al., 2017, "Learning Discourse-level Diversity for
+            Neural Dialog Models using Conditional Variational Autoencoders"): a small head predicts, from `z` alone,
+            every token of the sequence regardless of order, and its negative log-likelihood (reduced like the
+            reconstruction) is added to the loss. It gives the encoder a direct reason to put the idea's pitches,
+            time shifts and durations into `z`, which a decoder that leans on its own context otherwise learns to
+            ignore. 0 (the paper's setting) builds no head.
         pad_token_id (`int`, *optional*, defaults to 0):
             Id of the padding token (its embedding row is initialised to zero).
         bos_token_id (`int`, *optional*, defaults to 1):
@@ -136,6 +143,7 @@ class CadenzaComposerConfig(PreTrainedConfig):
     reconstruction_reduction: str = "sum"
     word_dropout: float | int = 0.0
     word_dropout_token_id: int | None = None
+    bow_loss_weight: float | int = 0.0
     pad_token_id: int | None = 0
     bos_token_id: int | None = 1
     eos_token_id: int | None = 2
@@ -176,6 +184,8 @@ class CadenzaComposerConfig(PreTrainedConfig):
             raise ValueError(f"`word_dropout` must be in [0, 1), got {self.word_dropout}.")
         if self.word_dropout > 0 and self.word_dropout_token_id is None:
             raise ValueError("`word_dropout > 0` needs `word_dropout_token_id` (e.g. the tokenizer's mask_token_id).")
+        if self.bow_loss_weight < 0:
+            raise ValueError(f"`bow_loss_weight` must be >= 0, got {self.bow_loss_weight}.")
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "CadenzaComposerConfig":

@@ -71,8 +71,9 @@ class ComposerOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*):
-            `reconstruction_loss + model.kl_beta * kl_loss` (eq. 7); returned when `labels` are given. Equal to
-            `reconstruction_loss` when the latent was passed in (no posterior, no KL).
+            `reconstruction_loss + model.kl_beta * kl_loss` (eq. 7), plus `config.bow_loss_weight * bow_loss` when
+            that weight is set; returned when `labels` are given. Equal to `reconstruction_loss` when the latent was
+            passed in (no posterior, no KL).
         logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, vocab_size)`):
             Next-token scores of the decoder (only the last `logits_to_keep` positions if that is non-zero).
         reconstruction_loss (`torch.FloatTensor` of shape `()`, *optional*):
@@ -82,6 +83,9 @@ class ComposerOutput(ModelOutput):
             bits, before `beta`. Present whenever the encoder ran.
         kl_loss_raw (`torch.FloatTensor` of shape `()`, *optional*):
             `sum_k KL_k`, the KL without free bits (eq. 3, averaged over the batch); for monitoring.
+        bow_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Bag-of-words negative log-likelihood of the shifted `labels` given `z` alone, reduced like the
+            reconstruction; present when `config.bow_loss_weight > 0`, the encoder ran and `labels` are given.
         latent_mean (`torch.FloatTensor` of shape `(batch_size, latent_size)`, *optional*):
             Posterior mean `mu`.
         latent_logvar (`torch.FloatTensor` of shape `(batch_size, latent_size)`, *optional*):
@@ -97,6 +101,7 @@ class ComposerOutput(ModelOutput):
     reconstruction_loss: torch.FloatTensor | None = None
     kl_loss: torch.FloatTensor | None = None
     kl_loss_raw: torch.FloatTensor | None = None
+    bow_loss: torch.FloatTensor | None = None
     latent_mean: torch.FloatTensor | None = None
     latent_logvar: torch.FloatTensor | None = None
     latent: torch.FloatTensor | None = None
@@ -395,6 +400,12 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
         self.latent_logvar = nn.Linear(config.hidden_size, config.latent_size)  # W_sigma, as log-variance
         self.decoder = CadenzaComposerDecoder(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        # Auxiliary bag-of-words head (training only; see `config.bow_loss_weight`): z -> one token distribution.
+        self.bow_head = None
+        if config.bow_loss_weight > 0:
+            self.bow_head = nn.Sequential(
+                nn.Linear(config.latent_size, config.hidden_size), nn.GELU(), nn.Linear(config.hidden_size, config.vocab_size)
+            )
         self.kl_beta = float(config.kl_beta)  # current beta; annealed by a training callback
         self.post_init()
 
@@ -470,7 +481,7 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
         hidden_states = self._decode(decoder_ids, latent, attention_mask, position_ids, cache)
         logits = self.lm_head(slice_logits_to_keep(hidden_states, logits_to_keep))  # (B, T, vocab)
 
-        loss = reconstruction_loss = kl_loss = kl_loss_raw = None
+        loss = reconstruction_loss = kl_loss = kl_loss_raw = bow_loss = None
         if labels is not None:
             loss = reconstruction_loss = self.reconstruction_loss(logits, labels)
         if posterior is not None:
@@ -479,12 +490,16 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
             kl_loss_raw = kl_per_dim.sum()
             if loss is not None:
                 loss = loss + self.kl_beta * kl_loss  # eq. 7
+                if self.bow_head is not None:
+                    bow_loss = self.bag_of_words_loss(latent, labels)
+                    loss = loss + self.config.bow_loss_weight * bow_loss
         return ComposerOutput(
             loss=loss,
             logits=logits,
             reconstruction_loss=reconstruction_loss,
             kl_loss=kl_loss,
             kl_loss_raw=kl_loss_raw,
+            bow_loss=bow_loss,
             latent_mean=posterior.mean if posterior is not None else None,
             latent_logvar=posterior.logvar if posterior is not None else None,
             latent=latent,
@@ -521,9 +536,27 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
         shift_logits = logits[:, :-1].float()  # (B, T-1, vocab): position t predicts token t+1
         shift_labels = labels[:, 1:].to(logits.device)  # (B, T-1)
         nll = F.cross_entropy(shift_logits.flatten(0, 1), shift_labels.flatten(), ignore_index=-100, reduction="sum")
+        return self._reduce(nll, shift_labels)
+
+    def bag_of_words_loss(self, latent: torch.Tensor, labels: torch.LongTensor) -> torch.Tensor:
+        """
+        Negative log-likelihood of every token of `labels[:, 1:]` (-100 ignored) under one distribution predicted
+        from `latent` by `bow_head`, order ignored; reduced like [`reconstruction_loss`]. Needs
+        `config.bow_loss_weight > 0`.
+        """
+        if self.bow_head is None:
+            raise ValueError("This composer has no bag-of-words head: set `bow_loss_weight > 0` in its config.")
+        log_probs = F.log_softmax(self.bow_head(latent).float(), dim=-1)  # (B, vocab)
+        targets = labels[:, 1:].to(log_probs.device)  # (B, T-1), the reconstruction's targets
+        valid = targets != -100
+        picked = log_probs.gather(1, targets.clamp(min=0))  # (B, T-1)
+        return self._reduce(-(picked * valid).sum(), targets)
+
+    def _reduce(self, nll_sum: torch.Tensor, targets: torch.LongTensor) -> torch.Tensor:
+        """A summed NLL over `targets` as `config.reconstruction_reduction` says: per sequence or per token."""
         if self.config.reconstruction_reduction == "sum":
-            return nll / labels.shape[0]
-        return nll / (shift_labels != -100).sum().clamp(min=1)
+            return nll_sum / targets.shape[0]
+        return nll_sum / (targets != -100).sum().clamp(min=1)
 
     def sample_latent(
         self,
