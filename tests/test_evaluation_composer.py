@@ -152,6 +152,7 @@ def test_evaluate_script_end_to_end(tiny_composer, tiny_dataset, tmp_path, capsy
     assert json.loads(js.read_text(encoding="utf-8"))["rows"] == result["rows"]
     text = md.read_text(encoding="utf-8")
     assert text.count(evaluate.START_MARK) == 1 and "kept" in text and "| 0.5 | 6 |" in text
+    assert "### Latent use" in text and set(result["latent_use"]["conditions"]) == set(evaluate.LATENT_CONDITIONS)
     evaluate.write_section(md, "## Composer evaluation\n\nnew")  # a refresh replaces the section only
     text = md.read_text(encoding="utf-8")
     assert text.count(evaluate.START_MARK) == 1 and "new" in text and "| 0.5 | 6 |" not in text and "kept" in text
@@ -171,6 +172,29 @@ def test_scoring_an_output_equal_to_its_input(tiny_composer, tiny_dataset):
         assert not evaluate.is_valid(tok, idea, idea.ids[:-1])  # no EOS
         assert not evaluate.is_valid(tok, idea, [tok.bos_token_id] + [tok.convert_tokens_to_ids("Bar_None")]
                                      * idea.bars + [tok.eos_token_id])  # no notes: read_midi refuses it
+
+
+def test_latent_use_measures_what_z_tells_the_decoder(tiny_composer, tiny_dataset):
+    evaluate = load_script("evaluate_composer")
+    args = evaluate.parse_args(["--dataset_dir", str(tiny_dataset), "--num-excerpts", "5"])
+    model, tok = evaluate.load_composer(str(tiny_composer))
+    ideas, _ = evaluate.load_ideas(args, tok)
+    mean, logvar = evaluate.encode_ideas(model, tok, ideas, 2)
+    use = evaluate.latent_use(model, tok, ideas, mean, logvar, batch_size=2)
+    own = use["conditions"]["own z"]
+    # own z: the model's summed reconstruction NLL, per excerpt, whatever the batching
+    ids, mask = evaluate.pad_batch([i.ids for i in ideas], tok.pad_token_id)
+    with torch.no_grad():
+        ref = model(input_ids=ids, attention_mask=mask, latent=mean, labels=ids.masked_fill(mask == 0, -100))
+    assert own["nll_per_excerpt"] == pytest.approx(float(ref.reconstruction_loss), rel=1e-4)
+    assert 0.0 <= own["pitch_accuracy"] <= 1.0 and use["kl_nats_per_excerpt"] > 0
+    nlls = {c: v["nll_per_excerpt"] for c, v in use["conditions"].items()}
+    assert len(set(nlls.values())) == 3  # a random decoder still reads z: three different numbers
+    with torch.no_grad():  # a decoder cut off from z scores the same under every condition
+        model.decoder.latent_proj.weight.zero_()
+        model.decoder.latent_proj.bias.zero_()
+    deaf = evaluate.latent_use(model, tok, ideas, mean, logvar, batch_size=2)["conditions"]
+    assert len({round(v["nll_per_excerpt"], 4) for v in deaf.values()}) == 1
 
 
 def test_checks_logic():
