@@ -216,13 +216,17 @@ def _init_from(argv: list[str]) -> str | None:
 
 def lineage_summary(run_dir) -> dict:
     """What :func:`training_lineage` says in a few numbers: ``runs``, ``total_steps``,
-    ``total_wall_minutes`` and ``lineage_commands`` (one command per line, oldest first);
+    ``total_wall_minutes`` (with ``wall_time_complete``) and ``lineage_commands`` (one command per line, oldest first);
     all zero / empty when ``run_dir`` has no training record."""
     chain = training_lineage(run_dir)
+    wall = sum(r.get("wall_seconds_this_run", 0) + (r.get("wall_seconds_before_resume") or 0) for r in chain)
     return {
         "runs": len(chain),
         "total_steps": sum(r.get("global_step", 0) for r in chain),
-        "total_wall_minutes": round(sum(r.get("wall_seconds_this_run", 0) for r in chain) / 60, 1),
+        "total_wall_minutes": round(wall / 60, 1),
+        # False when a run resumed from a checkpoint that did not record the time spent before it
+        "wall_time_complete": all(not r.get("resumed_from") or r.get("wall_seconds_before_resume") is not None
+                                  for r in chain),
         "lineage_commands": "\n".join(r.get("command", "") for r in chain),
     }
 
@@ -252,10 +256,48 @@ def load_train_eval(data_args, column: str, seed: int, training_args):
     return train, evaluation
 
 
+WALL_CLOCK_FILE = "wall_clock.json"
+
+
+class WallClockCallback(TrainerCallback):
+    """Writes the run's training wall time so far (earlier invocations included) into every
+    checkpoint, so a resumed run can report its whole wall time, not just the part after
+    the resume."""
+
+    def __init__(self, start: float, before: float | None):
+        self.start, self.before = start, before
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            if os.path.isdir(folder):
+                elapsed = (self.before or 0.0) + time.time() - self.start
+                with open(os.path.join(folder, WALL_CLOCK_FILE), "w", encoding="utf-8") as f:
+                    json.dump({"wall_seconds": round(elapsed, 1), "complete": self.before is not None}, f)
+
+
+def wall_seconds_before(resume: str | None) -> float | None:
+    """Wall time already spent when resuming from checkpoint ``resume``: 0 for a fresh run,
+    ``None`` when the checkpoint does not say (written before this was recorded)."""
+    if not resume:
+        return 0.0
+    path = os.path.join(resume, WALL_CLOCK_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    return float(saved["wall_seconds"]) if saved.get("complete", True) else None
+
+
 def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dict) -> dict:
-    """Train (resuming from ``resume``), save, evaluate, and write ``training_record.json``."""
+    """Train (resuming from ``resume``), save, evaluate, and write ``training_record.json``.
+
+    ``wall_seconds_this_run`` is this invocation; ``wall_seconds_before_resume`` what the
+    checkpoint resumed from had already cost (``None``: unknown)."""
 
     start = time.time()
+    before = wall_seconds_before(resume)
+    trainer.add_callback(WallClockCallback(start, before))
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
     metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
@@ -267,6 +309,7 @@ def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dic
         "parameters": trainer.model.num_parameters(),
         "global_step": trainer.state.global_step,
         "wall_seconds_this_run": round(time.time() - start, 1),
+        "wall_seconds_before_resume": before,
         "train_metrics": result.metrics,
         "eval_metrics": metrics,
         "last_logs": [h for h in trainer.state.log_history if "loss" in h][-3:],
@@ -277,4 +320,4 @@ def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dic
     return record
 
 
-__all__ += ["load_train_eval", "run_training"]
+__all__ += ["WallClockCallback", "load_train_eval", "run_training", "wall_seconds_before"]

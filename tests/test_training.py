@@ -64,6 +64,16 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
     assert train(args) == 0
     record = json.loads((out / "training_record.json").read_text())
     assert record["global_step"] == 6 and record["resumed_from"].endswith("checkpoint-4")
+    # the wall time before the resume comes from the checkpoint, so the run's total is complete
+    saved = json.loads((out / "checkpoint-4" / "wall_clock.json").read_text())
+    assert saved["complete"] and record["wall_seconds_before_resume"] == saved["wall_seconds"] > 0
+    from cadenza_hf.training import lineage_summary, wall_seconds_before
+
+    summary = lineage_summary(out)
+    assert summary["wall_time_complete"] and summary["total_wall_minutes"] == round(
+        (record["wall_seconds_this_run"] + saved["wall_seconds"]) / 60, 1)
+    (out / "checkpoint-4" / "wall_clock.json").unlink()  # a checkpoint from before it was recorded: unknown
+    assert wall_seconds_before(str(out / "checkpoint-4")) is None and wall_seconds_before(None) == 0.0
     assert (out / "model.safetensors").exists() and (out / "tokenizer_config.json").exists()
 
     # a warm restart applies config overrides over the saved config; word dropout masks with the tokenizer's MASK
