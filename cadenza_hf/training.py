@@ -71,8 +71,8 @@ class LossTermsTrainer(Trainer):
     """A ``Trainer`` that logs the mean of named loss terms from the model output.
 
     ``Trainer`` logs only ``loss``; the composer also returns ``reconstruction_loss``,
-    ``kl_loss``, ``kl_loss_raw`` and (with a bag-of-words head) ``bow_loss``. They are gathered per step in ``compute_loss`` and
-    added to the next log entry (overriding ``log`` is the one place that reaches
+    ``kl_loss``, ``kl_loss_raw`` and (with a bag-of-words head) ``bow_loss``. They are
+    gathered per step in ``compute_loss`` and added to the next log entry (overriding ``log`` is the one place that reaches
     ``state.log_history`` and every reporter; hf-notes §5).
     """
 
@@ -216,8 +216,8 @@ def _init_from(argv: list[str]) -> str | None:
 
 def lineage_summary(run_dir) -> dict:
     """What :func:`training_lineage` says in a few numbers: ``runs``, ``total_steps``,
-    ``total_wall_minutes`` (with ``wall_time_complete``) and ``lineage_commands`` (one command per line, oldest first);
-    all zero / empty when ``run_dir`` has no training record."""
+    ``total_wall_minutes`` (with ``wall_time_complete``) and ``lineage_commands`` (one
+    command per line, oldest first); all zero / empty when ``run_dir`` has no training record."""
     chain = training_lineage(run_dir)
     wall = sum(r.get("wall_seconds_this_run", 0) + (r.get("wall_seconds_before_resume") or 0) for r in chain)
     return {

@@ -453,7 +453,8 @@ def test_bag_of_words_loss_is_added_and_trains_the_encoder_only():
     torch.testing.assert_close(out.bow_loss, manual)
     torch.testing.assert_close(out.loss, out.reconstruction_loss + 0.3 * out.kl_loss + 0.5 * out.bow_loss)
     # Shuffling the targets' order leaves it unchanged: a bag, not a sequence.
-    perm = torch.cat([torch.zeros(1, dtype=torch.long), torch.randperm(11, generator=torch.Generator().manual_seed(0)) + 1])
+    shuffled = torch.randperm(11, generator=torch.Generator().manual_seed(0)) + 1
+    perm = torch.cat([torch.zeros(1, dtype=torch.long), shuffled])  # BOS stays first
     torch.testing.assert_close(model.bag_of_words_loss(out.latent, labels[:, perm]), out.bow_loss)
     # Its gradient reaches the encoder and the latent projection, never the decoder.
     model.zero_grad()

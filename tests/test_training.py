@@ -91,7 +91,8 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
         logs["reconstruction_loss"] + logs["beta"] * logs["kl_loss"] + 0.5 * logs["bow_loss"], rel=0.05)
     assert config.num_decoder_layers == 1  # the rest comes from the --init_from model
     command = json.loads((tuned / "training_record.json").read_text())["command"]
-    assert """'{"word_dropout": 0.2, "bow_loss_weight": 0.5}'""" in command  # quoted: the recorded command can be pasted into a shell
+    # quoted: the recorded command can be pasted into a shell
+    assert """'{"word_dropout": 0.2, "bow_loss_weight": 0.5}'""" in command
 
 
 def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):

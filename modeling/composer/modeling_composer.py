@@ -404,7 +404,9 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
         self.bow_head = None
         if config.bow_loss_weight > 0:
             self.bow_head = nn.Sequential(
-                nn.Linear(config.latent_size, config.hidden_size), nn.GELU(), nn.Linear(config.hidden_size, config.vocab_size)
+                nn.Linear(config.latent_size, config.hidden_size),
+                nn.GELU(),
+                nn.Linear(config.hidden_size, config.vocab_size),
             )
         self.kl_beta = float(config.kl_beta)  # current beta; annealed by a training callback
         self.post_init()
