@@ -66,7 +66,7 @@ def sample_rows(split, collection: str, num: int, seed: int, max_length: int | N
     index = np.flatnonzero(keep)
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(index, size=min(num, len(index)), replace=False)) if len(index) else index
-    wanted = ["source", "bar", "time_signature", "input_ids", "composition_ids"]
+    wanted = ["source", "track", "bar", "time_signature", "input_ids", "composition_ids"]
     return split.select(chosen.tolist()).select_columns(wanted).to_list() if len(chosen) else []
 
 
@@ -144,13 +144,17 @@ def _errors(pairs) -> dict:
     return _summary([e["velocity"] for e in errs], [e["microtiming"] for e in errs], pairs[0][1].ticks_per_quarter)
 
 
-def baseline_rows(collection: str, real: list, reference, seed: int) -> list[dict]:
+def baseline_rows(collection: str, real: list, reference, seed: int, tracks: list[str] | None = None,
+                  track_means: dict[str, float] | None = None) -> list[dict]:
     """MAE of the baselines on one collection's held-out notes, from its training notes.
 
     Constant: every note at the training mean velocity (unrounded) and on the grid (zero
     microtiming). Random: velocity and microtiming drawn per note (seeded) from the
     training notes' values. Per pitch: each note at the training mean velocity of its
-    pitch (or drum), on the grid: what the score's pitches alone say.
+    pitch (or drum), on the grid: what the score's pitches alone say. Per track (when
+    ``tracks``, the held-out excerpts' track names, and ``track_means``, the training
+    mean velocity per track name, are given): each note at its track's training mean,
+    e.g. POP909's MELODY, BRIDGE and PIANO, which a performer is not told.
 
     Last, an oracle that no performer can match, to show how much of the error is the
     excerpt's overall loudness: every note at its own excerpt's real mean velocity.
@@ -167,17 +171,37 @@ def baseline_rows(collection: str, real: list, reference, seed: int) -> list[dic
         pitch_mean[p] = reference.velocity[reference.pitch == p].mean()
     per_pitch = _summary([np.abs(r.velocity - pitch_mean[r.pitch]) for r in real], zero, tpq)
     oracle = _summary([np.abs(r.velocity - r.velocity.mean()) for r in real], zero, tpq)
-    return [{"dataset": collection, "method": f"train mean velocity ({mean_v:.1f}), zero microtiming",
+    rows = [{"dataset": collection, "method": f"train mean velocity ({mean_v:.1f}), zero microtiming",
              "kind": "baseline_mean_zero", **constant},
             {"dataset": collection, "method": "random draws from the train notes", "kind": "baseline_random",
              **random},
             {"dataset": collection, "method": "train mean velocity of each pitch, zero microtiming",
-             "kind": "baseline_pitch_mean", **per_pitch},
-            {"dataset": collection, "method": "oracle: each excerpt's own real mean velocity, zero microtiming",
-             "kind": "oracle_excerpt_mean", **oracle}]
+             "kind": "baseline_pitch_mean", **per_pitch}]
+    if tracks is not None and track_means:
+        per_track = _summary([np.abs(r.velocity - track_means.get(t, mean_v)) for r, t in zip(real, tracks)], zero, tpq)
+        named = ", ".join(f"{t} {v:.1f}" for t, v in sorted(track_means.items()))
+        rows.append({"dataset": collection, "method": f"train mean velocity of the excerpt's track ({named}), "
+                     "zero microtiming", "kind": "baseline_track_mean", **per_track})
+    rows.append({"dataset": collection, "method": "oracle: each excerpt's own real mean velocity, zero microtiming",
+                 "kind": "oracle_excerpt_mean", **oracle})
+    return rows
 
 
-def mae_rows(outputs: dict, real: dict, references: dict, seed: int) -> list[dict]:
+def track_name(row: dict) -> str:
+    """A row's track name as the per-track baseline groups it."""
+    return row.get("track") or "(unnamed)"
+
+
+def track_mean_velocities(rows: list[dict], notes: list) -> dict[str, float]:
+    """Mean velocity of the notes of each track name over training excerpts (rows and their notes)."""
+    by_track: dict[str, list] = {}
+    for row, n in zip(rows, notes):
+        by_track.setdefault(track_name(row), []).append(n.velocity)
+    return {t: float(np.concatenate(v).mean()) for t, v in by_track.items() if sum(len(x) for x in v)}
+
+
+def mae_rows(outputs: dict, real: dict, references: dict, seed: int, tracks: dict | None = None,
+             track_means: dict | None = None) -> list[dict]:
     """Table (b): every performer/decoding and the baselines, per held-out collection."""
     rows = []
     for collection in COLLECTIONS:
@@ -188,7 +212,8 @@ def mae_rows(outputs: dict, real: dict, references: dict, seed: int) -> list[dic
             tag = "own" if performer == collection else "opposite"
             rows.append({"dataset": collection, "method": f"{performer} performer ({decoding})",
                          "kind": f"performer_{tag}", "decoding": decoding, **_errors(pairs)})
-        rows += baseline_rows(collection, real[collection], references[collection], seed)
+        rows += baseline_rows(collection, real[collection], references[collection], seed,
+                              (tracks or {}).get(collection), (track_means or {}).get(collection))
     return rows
 
 
@@ -338,7 +363,10 @@ def evaluate(args, argv: list[str]) -> dict:
     max_length = min(m.config.max_position_embeddings for m, _ in models.values())
     held, refs, splits = _load_data(args, max_length)
     real = {c: real_notes(tok, held[c]) for c in COLLECTIONS}
-    references = {c: PerformedNotes.concatenate(real_notes(tok, refs[c])) for c in COLLECTIONS}
+    ref_notes = {c: real_notes(tok, refs[c]) for c in COLLECTIONS}
+    references = {c: PerformedNotes.concatenate(ref_notes[c]) for c in COLLECTIONS}
+    track_means = {c: track_mean_velocities(refs[c], ref_notes[c]) for c in COLLECTIONS}
+    tracks = {c: [track_name(r) for r in held[c]] for c in COLLECTIONS}
     decodings = [("argmax", 0.0, "argmax"), ("median", 0.0, "median")]
     if args.temperature > 0:
         decodings.append((f"T={args.temperature:g}", args.temperature, "argmax"))
@@ -348,7 +376,7 @@ def evaluate(args, argv: list[str]) -> dict:
             outputs[performer, name] = {c: perform_rows(model, tok, held[c], temp, args.seed, args.batch_size,
                                                          args.top_p, estimate) for c in COLLECTIONS}
             print(f"# {performer} performer, {name}: done at {time.perf_counter() - start:.0f} s", flush=True)
-    mae = mae_rows(outputs, real, references, args.seed)
+    mae = mae_rows(outputs, real, references, args.seed, tracks, track_means)
     return {
         "command": reporting.command_line(argv, SCRIPT),
         "settings": {"groove_model": args.groove_model, "pop909_model": args.pop909_model, "dataset": args.dataset,

@@ -179,11 +179,12 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
         for fig in ("kl", "kl_reverse", "mean_diff", "std_diff"):
             assert set(row[fig]) == {"train", "opposite"} and all(v >= 0 for v in row[fig].values())
         assert set(row["closer_to_own"]) == {"kl", "mean_diff", "std_diff"}
-    # MAE rows: per held-out set, 2 performers x 3 decodings + 3 baselines + the excerpt-mean oracle
+    # MAE rows: per held-out set, 2 performers x 3 decodings + 4 baselines + the excerpt-mean oracle
     for dataset in ("groove", "pop909"):
         kinds = [r["kind"] for r in result["mae"] if r["dataset"] == dataset]
         assert sorted(kinds) == sorted(["performer_own"] * 3 + ["performer_opposite"] * 3 + [
-            "baseline_mean_zero", "baseline_random", "baseline_pitch_mean", "oracle_excerpt_mean"])
+            "baseline_mean_zero", "baseline_random", "baseline_pitch_mean", "baseline_track_mean",
+            "oracle_excerpt_mean"])
         by_kind = {r["kind"]: r for r in result["mae"] if r["dataset"] == dataset}
         # the excerpt's own mean is the constant per excerpt with the least squared error, so on notes
         # that vary it may lose to a single global constant only by chance; at least it is never negative
@@ -218,3 +219,25 @@ def test_benchmark_performer_runs(tmp_path, capsys):
     assert tr["ratio"] == pytest.approx(tr["median"]["performer"] / tr["median"]["bert"])
     text = md.read_text(encoding="utf-8")
     assert text.count(bench.START_MARK) == 1 and "training tokens/s performer / BERT" in text
+
+
+def test_track_mean_baseline_uses_each_excerpts_track():
+    from cadenza_hf.evaluation.expressiveness import PerformedNotes
+
+    evaluate = load_script("evaluate_performer")
+
+    def notes(*velocities):
+        grid = np.arange(len(velocities), dtype=float) * 120
+        return PerformedNotes(grid, grid.copy(), np.full(len(velocities), 60), np.array(velocities, dtype=float))
+
+    train_rows, train_notes = [{"track": "MELODY"}, {"track": "PIANO"}, {"track": "PIANO"}], [
+        notes(100, 90), notes(70), notes(80, 80, 80)]
+    means = evaluate.track_mean_velocities(train_rows, train_notes)
+    assert means == {"MELODY": 95.0, "PIANO": 77.5}
+    real = [notes(95, 99), notes(70, 80)]
+    rows = evaluate.baseline_rows("pop909", real, PerformedNotes.concatenate(train_notes), 0,
+                                  ["MELODY", "PIANO"], means)
+    by_kind = {r["kind"]: r for r in rows}
+    assert by_kind["baseline_track_mean"]["velocity_mae"] == pytest.approx((0 + 4 + 7.5 + 2.5) / 4)
+    assert "MELODY 95.0" in by_kind["baseline_track_mean"]["method"]
+    assert "baseline_track_mean" not in {r["kind"] for r in evaluate.baseline_rows("pop909", real, real[0], 0)}
