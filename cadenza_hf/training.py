@@ -72,8 +72,9 @@ class LossTermsTrainer(Trainer):
 
     ``Trainer`` logs only ``loss``; the composer also returns ``reconstruction_loss``,
     ``kl_loss``, ``kl_loss_raw`` and (with a bag-of-words head) ``bow_loss``. They are
-    gathered per step in ``compute_loss`` and added to the next log entry (overriding ``log`` is the one place that reaches
-    ``state.log_history`` and every reporter; hf-notes §5).
+    gathered per step in ``compute_loss`` and added to the next log entry (overriding
+    ``log`` is the one place that reaches ``state.log_history`` and every reporter;
+    hf-notes §5).
     """
 
     logged_terms = ("reconstruction_loss", "kl_loss", "kl_loss_raw", "bow_loss")

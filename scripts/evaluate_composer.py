@@ -272,9 +272,10 @@ def latent_use(model, tokenizer, ideas: list[Idea], mean: torch.Tensor, logvar: 
 
     Greedy similarity mixes what ``z`` holds with how decoding goes wrong; this isolates the first. A decoder that
     ignores ``z`` scores the same under all three conditions."""
+    from cadenza_hf.grammar import Kind
     from cadenza_hf.modeling.composer import LatentDistribution
 
-    pitch_ids = torch.tensor(sorted(i for t, i in tokenizer.get_vocab().items() if t.startswith("Pitch")))
+    pitch_ids = torch.as_tensor(tokenizer.grammar.ids_of[Kind.PITCH])  # pitched notes (not drums)
     swapped = mean.roll(-1, 0)  # idea i gets idea i+1's mean
     totals = {c: [0.0, 0, 0, 0] for c in LATENT_CONDITIONS}  # nll, tokens, correct pitches, pitches
     for start in range(0, len(ideas), batch_size):

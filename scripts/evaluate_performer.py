@@ -178,7 +178,8 @@ def baseline_rows(collection: str, real: list, reference, seed: int, tracks: lis
             {"dataset": collection, "method": "train mean velocity of each pitch, zero microtiming",
              "kind": "baseline_pitch_mean", **per_pitch}]
     if tracks is not None and track_means:
-        per_track = _summary([np.abs(r.velocity - track_means.get(t, mean_v)) for r, t in zip(real, tracks)], zero, tpq)
+        errors = [np.abs(r.velocity - track_means.get(t, mean_v)) for r, t in zip(real, tracks)]
+        per_track = _summary(errors, zero, tpq)
         named = ", ".join(f"{t} {v:.1f}" for t, v in sorted(track_means.items()))
         rows.append({"dataset": collection, "method": f"train mean velocity of the excerpt's track ({named}), "
                      "zero microtiming", "kind": "baseline_track_mean", **per_track})
