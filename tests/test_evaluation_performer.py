@@ -241,3 +241,27 @@ def test_track_mean_baseline_uses_each_excerpts_track():
     assert by_kind["baseline_track_mean"]["velocity_mae"] == pytest.approx((0 + 4 + 7.5 + 2.5) / 4)
     assert "MELODY 95.0" in by_kind["baseline_track_mean"]["method"]
     assert "baseline_track_mean" not in {r["kind"] for r in evaluate.baseline_rows("pop909", real, real[0], 0)}
+
+
+def test_velocity_ceiling_features_are_the_quantized_score(tokenizer):
+    """The regression check sees what a performer sees: grid onsets (microtiming dropped), chords, gaps."""
+    ceiling = load_script("velocity_ceiling")
+    score = symusic.Score(480)
+    score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    track = symusic.Track(program=0)
+    for t, p, v in ((0, 60, 60), (0, 64, 70), (0, 67, 90), (480 + 24, 72, 100)):
+        track.notes.append(symusic.Note(t, 240, p, v))
+    score.tracks.append(track)
+    ids = tokenizer.encode_midi(score, track=0, start_bar=0, bars=1)
+    x, velocity = ceiling.note_table(tokenizer, {"input_ids": ids, "time_signature": "4/4"})
+    col = {name: x[:, k].tolist() for k, name in enumerate(ceiling.SCORE_FEATURES)}
+    order = np.argsort(col["pitch"])
+    assert [col["pitch"][k] for k in order] == [60, 64, 67, 72]
+    assert [col["bar_position_16ths"][k] for k in order] == [0, 0, 0, 4]  # the late note sits on its beat
+    assert [col["chord_size"][k] for k in order] == [3, 3, 3, 1]
+    assert [col["rank_from_top"][k] for k in order] == [2, 1, 0, 0]
+    assert [col["is_bottom"][k] for k in order] == [1, 0, 0, 1]
+    assert [col["gap_before"][k] for k in order] == [-1, -1, -1, 4]
+    assert [col["gap_after"][k] for k in order] == [4, 4, 4, -1]
+    assert set(col["excerpt_notes"]) == {4} and set(col["meter_numerator"]) == {4}
+    assert sorted(velocity.tolist()) == [59, 71, 91, 99]  # performed velocities, binned by PerTok
