@@ -46,7 +46,8 @@ CARD_VALUES = {
         "mae": [{"dataset": d, "kind": "performer_own", "decoding": dec, "velocity_mae": 9.5,
                  "microtiming_mae_ticks": 7.25} for d in ("groove", "pop909") for dec in ("argmax", "median")]
         + [{"dataset": d, "kind": k, "velocity_mae": 9.5, "microtiming_mae_ticks": 7.25} for d in ("groove", "pop909")
-           for k in ("baseline_mean_zero", "baseline_random", "baseline_pitch_mean", "oracle_excerpt_mean")],
+           for k in ("baseline_mean_zero", "baseline_random", "baseline_pitch_mean", "baseline_track_mean",
+                     "oracle_excerpt_mean")],
     },
 }
 
