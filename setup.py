@@ -55,6 +55,8 @@ setup(
     extras_require={
         "dev": ["pytest>=8", "music21>=9"],
         "plot": ["matplotlib"],
+        # scripts/velocity_ceiling.py only: a score-feature regression, not part of the package
+        "analysis": ["scikit-learn"],
     },
     # The console script lives outside the package so ``cadenza --help`` does not
     # import torch (see cadenza_cli.py).

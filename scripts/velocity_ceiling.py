@@ -19,7 +19,7 @@ bound. The excerpt-mean oracle (each note at its own excerpt's real mean velocit
 reported beside them: the gap between the regressors and the oracle is the part of the
 error that is the recording's overall loudness, which a score does not contain.
 
-Needs scikit-learn (``pip install scikit-learn``), which the package itself does not.
+Needs scikit-learn (``pip install -e ".[analysis]"``), which the package itself does not.
 """
 
 from __future__ import annotations
