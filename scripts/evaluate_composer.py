@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from cadenza_hf import reporting
+from cadenza_hf.evaluation.expressiveness import parse_meter
 
 SCRIPT = "scripts/evaluate_composer.py"
 START_MARK = "<!-- composer-eval:start -->"
@@ -89,12 +90,6 @@ class Idea:
 
 
 # ---- data and model ------------------------------------------------------------------
-def parse_meter(text: str) -> tuple[int, int]:
-    """``"4/4"`` -> ``(4, 4)``."""
-    num, den = str(text).split("/")
-    return int(num), int(den)
-
-
 def load_ideas(args, tokenizer) -> tuple[list[Idea], int]:
     """The seeded sample of test excerpts, and how many rows passed the filters."""
     from datasets import load_from_disk

@@ -51,15 +51,12 @@ def note_table(tok, row: dict) -> tuple[np.ndarray, np.ndarray]:
     Notes are decoded from the excerpt's full ids with the MicroTiming tokens dropped, so onsets are the
     quantized grid a performer is given; velocities are the performed ones (the targets).
     """
-    from cadenza_hf.evaluation.expressiveness import _meter
+    from cadenza_hf.evaluation.expressiveness import parse_meter, score_notes
 
-    num, den = _meter(row["time_signature"])
+    num, den = parse_meter(row["time_signature"])
     tpq = tok.ticks_per_quarter
     sixteenth, bar_ticks = tpq // 4, tpq * 4 * num // den
-    tokens = [tok.ids_to_tokens[int(i)] for i in row["input_ids"]]
-    plain = [t for t in tokens if not t.startswith("MicroTiming_")]
-    notes = np.asarray(tok.engine.tokens_to_notes(plain, bar_ticks, sixteenth), np.float64).reshape(-1, 4)
-    onset, duration, pitch, velocity = notes.T
+    onset, duration, pitch, velocity = score_notes(tok, row["input_ids"], (num, den)).T.astype(np.float64)
     if not len(onset):
         return np.zeros((0, len(SCORE_FEATURES))), np.zeros(0)
     pos = (onset % bar_ticks) / sixteenth
@@ -139,10 +136,8 @@ def evaluate(args, argv: list[str]) -> dict:
     x_tr, t_tr, _, y_tr = build(tok, train, tracks)
     x_te, t_te, g_te, y_te = build(tok, held, tracks)
     oracle = np.concatenate([np.abs(y_te[g_te == k] - y_te[g_te == k].mean()) for k in np.unique(g_te)])
-    track_mean = {t: y_tr[t_tr == code].mean() for t, code in tracks.items() if (t_tr == code).any()}
-    code_mean = np.full(len(tracks), y_tr.mean())  # a track name unseen in training gets the overall mean
-    for name, code in tracks.items():
-        code_mean[code] = track_mean.get(name, y_tr.mean())
+    # training mean of each track code; a track name seen only in the held-out rows gets the overall mean
+    code_mean = np.array([y_tr[t_tr == c].mean() if (t_tr == c).any() else y_tr.mean() for c in range(len(tracks))])
     per_track = code_mean[t_te]
     rows = [
         {"method": f"train mean velocity ({y_tr.mean():.1f})", "mae": float(np.abs(y_te - y_tr.mean()).mean())},

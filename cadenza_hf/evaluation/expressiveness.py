@@ -82,15 +82,11 @@ class PerformedNotes:
         notes keep token order in both decodes. ``time_signature`` is ``(num, den)`` or
         a ``"num/den"`` string (the dataset's column); it sets the bar length.
         """
-        num, den = _meter(time_signature)
         tpq = tokenizer.ticks_per_quarter
-        bar_ticks = tpq * 4 * num // den
         tokens = [tokenizer.ids_to_tokens[int(i)] for i in ids]
-        full = tokenizer.engine.tokens_to_notes(tokens, bar_ticks, tpq // 4)
-        plain = [t for t in tokens if not t.startswith("MicroTiming_")]
-        grid = tokenizer.engine.tokens_to_notes(plain, bar_ticks, tpq // 4)
+        full = tokenizer.engine.tokens_to_notes(tokens, _bar_ticks(tpq, time_signature), tpq // 4)
         arr = np.asarray(full, np.int64).reshape(-1, 4)  # onset, duration, pitch, velocity
-        grid_onsets = np.asarray([n[0] for n in grid], np.int64)
+        grid_onsets = score_notes(tokenizer, ids, time_signature)[:, 0]
         return cls(grid_onsets, arr[:, 0], arr[:, 2], arr[:, 3], tpq)
 
     @classmethod
@@ -105,12 +101,31 @@ class PerformedNotes:
         return cls(*cat, ticks_per_quarter=tpq.pop())
 
 
-def _meter(time_signature) -> tuple[int, int]:
+def parse_meter(time_signature) -> tuple[int, int]:
+    """``"3/4"`` or ``(3, 4)`` -> ``(3, 4)``."""
     if isinstance(time_signature, str):
         num, den = time_signature.split("/")
         return int(num), int(den)
     num, den = time_signature
     return int(num), int(den)
+
+
+def _bar_ticks(ticks_per_quarter: int, time_signature) -> int:
+    num, den = parse_meter(time_signature)
+    return ticks_per_quarter * 4 * num // den
+
+
+def score_notes(tokenizer, ids, time_signature="4/4") -> np.ndarray:
+    """The quantized score of one excerpt's full PerTok ids, with its performed velocities.
+
+    Decodes ``ids`` without their MicroTiming tokens: an ``(n, 4)`` int array of grid onset,
+    duration, pitch and velocity per note (ticks, token order). ``time_signature`` is as in
+    [`PerformedNotes.from_ids`].
+    """
+    tpq = tokenizer.ticks_per_quarter
+    plain = [tok for tok in (tokenizer.ids_to_tokens[int(i)] for i in ids) if not tok.startswith("MicroTiming_")]
+    notes = tokenizer.engine.tokens_to_notes(plain, _bar_ticks(tpq, time_signature), tpq // 4)
+    return np.asarray(notes, np.int64).reshape(-1, 4)
 
 
 def _notes_of_score(score) -> tuple[np.ndarray, np.ndarray]:
@@ -297,6 +312,8 @@ __all__ = [
     "microtiming_percent",
     "note_errors",
     "onsets_of",
+    "parse_meter",
+    "score_notes",
     "ticks_to_percent",
     "velocities_of",
     "velocity_figures",
