@@ -69,7 +69,7 @@ def example_beat(qpm: float = 100.0) -> symusic.Score:
 
 def write_example_idea(path) -> None:
     """Write the example idea as a MIDI file (atomically)."""
-    from .io_utils import atomic_write_bytes
+    from .utils.files import atomic_write_bytes
 
     atomic_write_bytes(path, example_idea().dumps_midi())
 

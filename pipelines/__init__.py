@@ -30,7 +30,7 @@ def register_pipelines() -> None:
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
     from transformers.pipelines import PIPELINE_REGISTRY
 
-    from cadenza_hf import defaults
+    from ..hub import defaults
 
     tasks = (
         (VARIATION_TASK, MidiVariationPipeline, AutoModelForCausalLM, defaults.COMPOSER),

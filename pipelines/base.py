@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, Pipeline
 
-from cadenza_hf.performance import fill_performance_ids
-from cadenza_hf.tokenization_pertok import PerTokTokenizer
+from ..generation.performance import fill_performance_ids
+from ..tokenization.tokenization_pertok import PerTokTokenizer
 
 from .performers import KIND_ATTRIBUTE, SUBFOLDERS_ATTRIBUTE, check_performer, load_performer, select_performer
 from .saving import mark_pipeline, write_pipeline_code

@@ -15,7 +15,7 @@ otherwise (a pitched input may be varied as a melody or polyphonically; drums st
 
 from __future__ import annotations
 
-from cadenza_hf.excerpt import Excerpt, ExcerptMeta
+from ..tokenization.excerpt import Excerpt, ExcerptMeta
 
 KINDS = ("drums", "melody", "polyphonic")
 

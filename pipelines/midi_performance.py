@@ -6,8 +6,8 @@ predicts every velocity and microtiming (paper §3.2); the score itself is kept.
 
 from __future__ import annotations
 
-from cadenza_hf import defaults
-from cadenza_hf.modeling.performer import POINT_ESTIMATES
+from ..hub import defaults
+from ..modeling.performer import POINT_ESTIMATES
 
 from .base import DEFAULT_PERFORMANCE_TEMPERATURE, DEFAULT_PERFORMANCE_TOP_P, CadenzaPipeline
 from .midi_inputs import excerpt_kind, load_excerpt

@@ -14,8 +14,8 @@ microtiming. Three modes, one ``__call__``:
 
 from __future__ import annotations
 
-from cadenza_hf import defaults
-from cadenza_hf.variation import DEFAULT_VARIATION_STRENGTH, ComposeOptions, generate_ideas, interpolate, vary
+from ..hub import defaults
+from ..generation.variation import DEFAULT_VARIATION_STRENGTH, ComposeOptions, generate_ideas, interpolate, vary
 
 from .base import DEFAULT_PERFORMANCE_TEMPERATURE, DEFAULT_PERFORMANCE_TOP_P, CadenzaPipeline
 from .midi_inputs import blank_meta, check_kind, excerpt_kind, load_excerpt, variation_kind

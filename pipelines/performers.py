@@ -8,7 +8,7 @@ performer of each kind and picks one per excerpt from the excerpt's drum flag.
 A performer's kind is read, in order, from:
 
 1. ``config.performer_kind`` (``"drums"``, ``"pitched"`` or ``"any"``), written by
-   ``scripts/package_checkpoints.py`` and by the pipelines' ``save_pretrained``;
+   the project's packaging script (``package_checkpoints.py`` in the repository) and by the pipelines' ``save_pretrained``;
 2. the ``training_record.json`` next to its weights (a training run's output folder):
    ``data.kinds`` or ``data.collections`` (``groove`` is drums, ``pop909`` pitched);
 3. otherwise ``"any"``: used for whatever no performer of the right kind covers.

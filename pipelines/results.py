@@ -14,7 +14,7 @@ drum flag and track name of the input are kept.
 
 from __future__ import annotations
 
-from cadenza_hf.tokenization_pertok import to_midi_bytes
+from ..tokenization.tokenization_pertok import to_midi_bytes
 
 
 def build_result(tokenizer, composition_ids, input_ids, reference, options: dict) -> dict:

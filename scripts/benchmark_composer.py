@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cadenza_hf import reporting
+from cadenza_hf.evaluation import reporting
 
 START_MARK = "<!-- composer-bench:start -->"
 END_MARK = "<!-- composer-bench:end -->"
@@ -144,7 +144,7 @@ def training_batches(args, tokenizer, count: int) -> tuple[list[dict], str]:
 
 def timed_trainer_class():
     """``LossTermsTrainer`` that records (end time, tokens) of every training step."""
-    from cadenza_hf.training import LossTermsTrainer
+    from cadenza_hf.training.trainer import LossTermsTrainer
 
     class TimedTrainer(LossTermsTrainer):
         def __init__(self, *a, **kw):
@@ -232,7 +232,7 @@ def composer_run(composer, tokenizer, latents, args, use_cache: bool, grammar: b
     """A timed-able closure: greedy composer generation; returns the number of new tokens per row."""
     from transformers import LogitsProcessorList
 
-    from cadenza_hf.generation import PerTokGrammarLogitsProcessor
+    from cadenza_hf.generation.logits_process import PerTokGrammarLogitsProcessor
 
     bos = torch.full((latents.shape[0], 1), tokenizer.bos_token_id, dtype=torch.long)
 
@@ -265,7 +265,7 @@ def gpt2_run(gpt2, tokenizer, batch: int, new_tokens: int, use_cache: bool = Tru
 def vary_run(composer, tokenizer, args):
     """End to end through the public API: ``vary()`` (encode, latents, grammar-constrained greedy decode)."""
     from cadenza_hf.examples import example_idea
-    from cadenza_hf.variation import ComposeOptions, vary
+    from cadenza_hf.generation.variation import ComposeOptions, vary
 
     ids = tokenizer.composition_ids(tokenizer.encode_midi(example_idea()))
     options = ComposeOptions(temperature=0.0, max_new_tokens=args.max_new_tokens)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadenza_hf import reporting
+from cadenza_hf.evaluation import reporting
 
 SCRIPT = "scripts/benchmark_performer.py"
 START_MARK, END_MARK = "<!-- performer-bench:start -->", "<!-- performer-bench:end -->"
@@ -147,7 +147,7 @@ def measure_inference(model, tok, excerpts: list, args) -> dict:
     """Latency of one median-length excerpt and throughput of one batch of all ``excerpts``."""
     import torch
 
-    from cadenza_hf.performance import fill_performance_ids, perform
+    from cadenza_hf.generation.performance import fill_performance_ids, perform
 
     one = sorted(excerpts, key=len)[len(excerpts) // 2]
     with torch.inference_mode():
@@ -182,7 +182,7 @@ def train_tokens_per_s(model, tok, rows: list, args, out_dir: str) -> tuple[floa
     from transformers.trainer_callback import PrinterCallback
 
     from cadenza_hf.data import PerformerCollator
-    from cadenza_hf.training import LossTermsTrainer
+    from cadenza_hf.training.trainer import LossTermsTrainer
 
     class StepClock(TrainerCallback):
         def __init__(self):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadenza_hf import reporting
+from cadenza_hf.evaluation import reporting
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("CADENZA_DATA", REPO.parent / "shared" / "data"))
@@ -135,7 +135,7 @@ def groove_sources(data_dir: Path) -> list[tuple[str, dict]]:
 def load_source(dataset: str, path: str, row: dict):
     """The score of one source: POP909 aligned to its beats, Groove as read."""
     from cadenza_hf import read_midi
-    from cadenza_hf.alignment import load_pop909_song
+    from cadenza_hf.tokenization.alignment import load_pop909_song
 
     if dataset == "pop909":
         return load_pop909_song(path, row)
@@ -154,7 +154,7 @@ def sample_excerpts(tok, data_dir: Path, num: int, bar_lengths: list[int], seed:
     Returns the samples and ``{(kind, bars): (refused windows, sources visited)}``.
     """
     from cadenza_hf import MidiInputError
-    from cadenza_hf.excerpt import count_bars
+    from cadenza_hf.tokenization.excerpt import count_bars
 
     samples: list[Sample] = []
     stats: dict = {}

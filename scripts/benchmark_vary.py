@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cadenza_hf import reporting
+from cadenza_hf.evaluation import reporting
 
 SCRIPT = "scripts/benchmark_vary.py"
 START_MARK = "<!-- vary-bench:start -->"
@@ -41,7 +41,7 @@ FILE_INTRO = "# Benchmarks\n\nMeasured numbers for cadenza_hf, each section writ
 
 def cadenza_command() -> list[str]:
     """How to start the ``cadenza`` console script with this interpreter."""
-    return [sys.executable, "-c", "import sys, cadenza_cli; sys.exit(cadenza_cli.main())"]
+    return [sys.executable, "-m", "cadenza_hf.cli"]
 
 
 def run_timed(cmd: list[str], env: dict) -> float:
@@ -92,7 +92,7 @@ def bench_in_process(args, idea: Path) -> dict:
     import cadenza_hf  # noqa: F401  (registers the pipelines)
     from transformers import pipeline
 
-    from cadenza_hf import defaults
+    from cadenza_hf.hub import defaults
 
     # the task's registered default is read on import; resolve it now ($CADENZA_CHECKPOINTS)
     kwargs = {"model": args.composer or str(defaults.checkpoint_dir(defaults.COMPOSER))}

@@ -32,9 +32,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cadenza_hf import defaults
-from cadenza_hf.cards import fill_card, read_card
-from cadenza_hf.hub import CARD_NAME
+from cadenza_hf.hub import defaults
+from cadenza_hf.hub.cards import fill_card, read_card
+from cadenza_hf.hub.publishing import CARD_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
@@ -69,7 +69,7 @@ def card_values(run_dir: Path, eval_json: str | None) -> dict:
     """``train``: the run's training record, plus its lineage when it continued earlier runs
     (``--init_from``): ``total_steps``, ``total_wall_minutes``, ``runs`` and ``lineage_commands``
     (one command per line, oldest first). ``eval``: the evaluation JSON."""
-    from cadenza_hf.training import lineage_summary
+    from cadenza_hf.training.trainer import lineage_summary
 
     values = {}
     record = run_dir / "training_record.json"

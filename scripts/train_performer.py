@@ -1,107 +1,12 @@
 #!/usr/bin/env python
-"""Train (or fine-tune) a Cadenza performer: masked velocity and microtiming prediction.
+"""Kept so that recorded commands (`python scripts/train_performer.py ...`) still run.
 
-    python scripts/train_performer.py --config scripts/configs/performer_small.json \
-        --dataset_dir data/pop909_groove --collections groove --output_dir runs/performer-groove
-
-Every Velocity and MicroTiming token is masked (100%, paper §3.2); the loss is the
-cross-entropy on those positions only. Re-running resumes from the last checkpoint in
-``--output_dir``. To fine-tune on your own style, start from a trained performer and a
-dataset built from your MIDI folder, and publish with Trainer's Hub options::
-
-    python scripts/build_dataset.py --input my_midi/ --output data/mine
-    python scripts/train_performer.py --init_from cadenza_hf/checkpoints/performer-groove \
-        --dataset_dir data/mine --output_dir runs/performer-mine --max_steps 300 \
-        --push_to_hub true --hub_model_id me/cadenza-performer-mine
+The code lives in the package: `cadenza_hf.training.performer` (`cadenza train performer`, or `python -m cadenza_hf.training.performer`).
 """
 
-from __future__ import annotations
-
-import json
 import sys
-from dataclasses import asdict, dataclass, field
 
-import torch
-from transformers import HfArgumentParser, TrainingArguments, set_seed
-
-from cadenza_hf import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM, PerTokTokenizer
-from cadenza_hf.training import (
-    LossTermsTrainer,
-    last_checkpoint,
-    load_train_eval,
-    parse_script_args,
-    run_training,
-)
-from cadenza_hf.data import PerformerCollator
-
-
-@dataclass
-class ModelArguments:
-    preset: str = field(default="small", metadata={"help": "config preset: small or paper"})
-    config_overrides: str = field(default="{}", metadata={"help": "JSON of config fields over the preset"})
-    init_from: str | None = field(default=None, metadata={"help": "start from this performer (fine-tuning)"})
-    tokenizer_name: str | None = field(default=None, metadata={"help": "saved tokenizer (default: PerTok defaults)"})
-    torch_threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave torch's default)"})
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "ignore checkpoints and start over"})
-
-
-@dataclass
-class DataArguments:
-    dataset_dir: str = field(default="", metadata={"help": "DatasetDict saved by scripts/build_dataset.py"})
-    collections: list[str] = field(default_factory=list, metadata={"help": "keep only these collections"})
-    kinds: list[str] = field(default_factory=list, metadata={"help": "keep only these kinds"})
-    max_length: int = field(default=1024, metadata={"help": "drop longer sequences"})
-    max_train_samples: int | None = field(default=None, metadata={"help": "paper: about 10,000 excerpts"})
-    max_eval_samples: int | None = field(default=1000)
-
-
-def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: int):
-    if model_args.init_from:
-        return CadenzaPerformerForMaskedLM.from_pretrained(model_args.init_from)
-    config = CadenzaPerformerConfig.from_preset(
-        model_args.preset,
-        vocab_size=tok.vocab_size,
-        pad_token_id=tok.pad_token_id,
-        mask_token_id=tok.mask_token_id,
-        velocity_token_ids=tok.velocity_ids,
-        microtiming_token_ids=tok.microtiming_ids,
-        max_position_embeddings=max_length,
-        **json.loads(model_args.config_overrides),
-    )
-    return CadenzaPerformerForMaskedLM(config)
-
-
-def build_parser() -> HfArgumentParser:
-    """The script's argument dataclasses; ``--config file.json`` fills them (see ``parse_script_args``)."""
-    return HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-
-
-def main(argv=None) -> int:
-    parser = build_parser()
-    model_args, data_args, training_args = parse_script_args(parser, argv)
-    if model_args.torch_threads:
-        torch.set_num_threads(model_args.torch_threads)
-    set_seed(training_args.seed)
-    training_args.remove_unused_columns = False  # the collator masks input_ids itself
-    tok = PerTokTokenizer.from_pretrained(model_args.tokenizer_name) if model_args.tokenizer_name else PerTokTokenizer()
-
-    train, evaluation = load_train_eval(data_args, "input_ids", training_args.seed, training_args)
-
-    model = build_model(model_args, tok, data_args.max_length)
-    trainer = LossTermsTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train,
-        eval_dataset=evaluation,
-        data_collator=PerformerCollator(tok),
-        processing_class=tok,
-    )
-    resume = last_checkpoint(training_args.output_dir, model_args.overwrite_output_dir)
-    run_training(trainer, resume, argv, {"data": asdict(data_args)})
-    if training_args.push_to_hub and trainer.is_world_process_zero():
-        trainer.push_to_hub()
-    return 0
-
+from cadenza_hf.training.performer import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadenza_hf import reporting
+from cadenza_hf.evaluation import reporting
 
 SCRIPT = "scripts/velocity_ceiling.py"
 START_MARK, END_MARK = "<!-- velocity-ceiling:start -->", "<!-- velocity-ceiling:end -->"

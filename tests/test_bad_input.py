@@ -8,7 +8,7 @@ import pytest
 import symusic
 
 from cadenza_hf import MidiInputError, read_midi
-from cadenza_hf import midi_io
+from cadenza_hf.tokenization import midi_io
 
 from .midi_factory import header, meta, notes_events, simple_midi, tempo, time_signature, track_chunk, vlq
 
@@ -169,7 +169,7 @@ def test_meter_change_inside_window(tokenizer):
 
 
 def test_too_many_notes_in_window(tokenizer, monkeypatch):
-    from cadenza_hf import excerpt
+    from cadenza_hf.tokenization import excerpt
 
     monkeypatch.setattr(excerpt, "MAX_EXCERPT_NOTES", 16)
     with pytest.raises(MidiInputError, match="over the 16 limit"):

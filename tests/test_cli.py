@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import cadenza_cli
+from cadenza_hf import cli as cadenza_cli
 from cadenza_hf.examples import example_beat
 
 from .midi_factory import simple_midi
@@ -204,48 +204,53 @@ def test_help_is_instant_and_lists_every_command():
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", "import cadenza_cli; cadenza_cli.main(['--help'])"],
-                             capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-m", "cadenza_hf.cli", "--help"], capture_output=True, text=True)
         times.append(time.perf_counter() - start)
     assert min(times) < 1.0
-    for command in ("example", "roundtrip", "vary", "generate", "perform", "interpolate", "train-composer",
-                    "train-performer", "evaluate", "push"):
+    for command in ("example", "roundtrip", "vary", "generate", "perform", "interpolate", "train", "evaluate",
+                    "build-dataset", "push"):
         assert command in out.stdout
 
 
-def test_script_commands_forward_every_argument(tmp_path, monkeypatch, capsys):
-    scripts = tmp_path / "scripts"
-    scripts.mkdir()
-    (scripts / "train_composer.py").write_text("def main(argv):\n    print('ARGV', argv)\n    return 3\n")
-    monkeypatch.setenv("CADENZA_SCRIPTS", str(scripts))
-    assert cadenza_cli.main(["train-composer", "--help", "--max_steps", "2"]) == 3
-    assert capsys.readouterr().out.strip() == "ARGV ['--help', '--max_steps', '2']"
+def _fake_entry_point(monkeypatch, module: str, result):
+    """Put a stand-in ``main`` into the package module behind a forwarded command."""
+    import importlib
+
+    calls = []
+
+    def main(argv):
+        calls.append(list(argv))
+        return result
+
+    monkeypatch.setattr(importlib.import_module(module), "main", main)
+    return calls
 
 
-def test_script_commands_find_the_checkout_scripts(capsys):
+def test_train_commands_forward_every_argument(monkeypatch):
+    calls = _fake_entry_point(monkeypatch, "cadenza_hf.training.composer", 3)
+    assert cadenza_cli.main(["train", "composer", "--help", "--max_steps", "2"]) == 3
+    assert cadenza_cli.main(["train-composer", "--max_steps", "4"]) == 3  # the older spelling
+    assert calls == [["--help", "--max_steps", "2"], ["--max_steps", "4"]]
+
+
+def test_train_performer_help_is_the_entry_points_own(capsys):
     with pytest.raises(SystemExit) as info:
-        cadenza_cli.main(["train-performer", "--help"])  # HfArgumentParser's own help
+        cadenza_cli.main(["train", "performer", "--help"])  # HfArgumentParser's own help
     assert info.value.code == 0 and "--init_from" in capsys.readouterr().out
 
 
-def test_missing_script_is_one_clear_line(tmp_path, monkeypatch, capsys):
-    from cadenza_hf import tool_commands
-
-    monkeypatch.setattr(tool_commands, "script_folders", lambda: [tmp_path])
-    assert cadenza_cli.main(["evaluate", "performer", "--anything"]) == 2
+def test_missing_config_is_one_clear_line(tmp_path, capsys):
+    code = cadenza_cli.main(["train", "composer", "--config", str(tmp_path / "nope.json")])
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "evaluate_performer.py not found" in err and "source checkout" in err
+    assert code == 2 and err.count("\n") == 1 and "not a shipped preset" in err and "composer_small" in err
 
 
-def test_evaluate_names_its_model(tmp_path, monkeypatch, capsys):
-    scripts = tmp_path / "scripts"
-    scripts.mkdir()
-    (scripts / "evaluate_composer.py").write_text("def main(argv):\n    print('EVAL', argv)\n    return {'rows': []}\n")
-    monkeypatch.setenv("CADENZA_SCRIPTS", str(scripts))
+def test_evaluate_names_its_model(monkeypatch, capsys):
+    calls = _fake_entry_point(monkeypatch, "cadenza_hf.evaluation.evaluate_composer", {"rows": []})
     assert cadenza_cli.main(["evaluate", "composer", "--num-excerpts", "5"]) == 0  # a result dict means success
-    assert capsys.readouterr().out.strip() == "EVAL ['--num-excerpts', '5']"
+    assert calls == [["--num-excerpts", "5"]]
     assert cadenza_cli.main(["evaluate", "--num-excerpts", "5"]) == 2
-    assert "say which model to evaluate: composer or performer" in capsys.readouterr().err
+    assert "say which model: composer or performer" in capsys.readouterr().err
     assert cadenza_cli.main(["evaluate", "--help"]) == 0 and "composer,performer" in capsys.readouterr().out
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cadenza_hf import read_midi
-from cadenza_hf.alignment import grid_hit_rate, load_pop909_song
+from cadenza_hf.tokenization.alignment import grid_hit_rate, load_pop909_song
 from cadenza_hf.data import BuildOptions, ComposerCollator, PerformerCollator, build_dataset, build_streaming
 from cadenza_hf.data.sources import discover
 
@@ -49,8 +49,8 @@ def test_pop909_alignment_puts_onsets_on_the_grid(data_dir, pop909_index):
 
 
 def test_pop909_bars_start_on_annotated_downbeats(data_dir, pop909_index):
-    from cadenza_hf.alignment import read_pop909_beats
-    from cadenza_hf.excerpt import bar_layout, locate_bar
+    from cadenza_hf.tokenization.alignment import read_pop909_beats
+    from cadenza_hf.tokenization.excerpt import bar_layout, locate_bar
 
     song = data_dir / "pop909" / "001"
     score = load_pop909_song(song, pop909_index["001"])
@@ -189,7 +189,7 @@ def test_build_script_saves_to_disk(collection, tmp_path):
 
 
 def test_onset_estimate_aligns_without_beat_files(data_dir, pop909_index):
-    from cadenza_hf.alignment import align_by_onsets
+    from cadenza_hf.tokenization.alignment import align_by_onsets
 
     songs = [s for s in sorted(pop909_index) if pop909_index[s]["num_beats_per_measure"] == "2"][:12]
     rates = [grid_hit_rate(align_by_onsets(read_midi(data_dir / "pop909" / s / f"{s}.mid")), track="PIANO")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import json
 import math
 from pathlib import Path
@@ -134,7 +136,7 @@ def tiny_dataset(data_dir, tmp_path_factory) -> Path:
 
 
 def test_evaluate_script_end_to_end(tiny_composer, tiny_dataset, tmp_path, capsys):
-    evaluate = load_script("evaluate_composer")
+    evaluate = import_module("cadenza_hf.evaluation.evaluate_composer")
     md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
     md.write_text("# Benchmarks\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n", encoding="utf-8")
     argv = ["--model", str(tiny_composer), "--dataset_dir", str(tiny_dataset), "--num-excerpts", "6",
@@ -157,11 +159,11 @@ def test_evaluate_script_end_to_end(tiny_composer, tiny_dataset, tmp_path, capsy
     text = md.read_text(encoding="utf-8")
     assert text.count(evaluate.START_MARK) == 1 and "new" in text and "| 0.5 | 6 |" not in text and "kept" in text
     out = capsys.readouterr().out
-    assert out.startswith("# ") and "scripts/evaluate_composer.py --model" in out.splitlines()[0]
+    assert out.startswith("# ") and "-m cadenza_hf.evaluation.evaluate_composer --model" in out.splitlines()[0]
 
 
 def test_scoring_an_output_equal_to_its_input(tiny_composer, tiny_dataset):
-    evaluate = load_script("evaluate_composer")
+    evaluate = import_module("cadenza_hf.evaluation.evaluate_composer")
     args = evaluate.parse_args(["--dataset_dir", str(tiny_dataset), "--num-excerpts", "3"])
     _, tok = evaluate.load_composer(str(tiny_composer))
     ideas, _ = evaluate.load_ideas(args, tok)
@@ -175,7 +177,7 @@ def test_scoring_an_output_equal_to_its_input(tiny_composer, tiny_dataset):
 
 
 def test_latent_use_measures_what_z_tells_the_decoder(tiny_composer, tiny_dataset):
-    evaluate = load_script("evaluate_composer")
+    evaluate = import_module("cadenza_hf.evaluation.evaluate_composer")
     args = evaluate.parse_args(["--dataset_dir", str(tiny_dataset), "--num-excerpts", "5"])
     model, tok = evaluate.load_composer(str(tiny_composer))
     ideas, _ = evaluate.load_ideas(args, tok)
@@ -198,7 +200,7 @@ def test_latent_use_measures_what_z_tells_the_decoder(tiny_composer, tiny_datase
 
 
 def test_checks_logic():
-    evaluate = load_script("evaluate_composer")
+    evaluate = import_module("cadenza_hf.evaluation.evaluate_composer")
     row = lambda s, p, o, d, a: {"strength": s, "pitch": p, "onset": o, "duration": d, "absolute": a}  # noqa: E731
     rows = [row(0.0, 99, 95, 99, 70), row(0.5, 90, 80, 95, 20), row(1.0, 60, 81, 80, 5)]
     assert evaluate.monotonic(rows) == {"pitch": True, "onset": False, "duration": True, "absolute": True}

@@ -3,6 +3,8 @@ benchmark scripts end to end on tiny random performers."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import json
 import math
 from pathlib import Path
@@ -160,7 +162,7 @@ def tiny_performers(tmp_path_factory) -> dict:
 
 
 def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, capsys):
-    evaluate = load_script("evaluate_performer")
+    evaluate = import_module("cadenza_hf.evaluation.evaluate_performer")
     md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
     md.write_text("# Benchmarks\n\nintro kept\n", encoding="utf-8")
     argv = ["--groove-model", str(tiny_performers["groove"]), "--pop909-model", str(tiny_performers["pop909"]),
@@ -169,7 +171,7 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     result = evaluate.main(argv)
 
     out = capsys.readouterr().out
-    assert out.startswith("# ") and "python scripts/evaluate_performer.py --groove-model" in out.splitlines()[0]
+    assert out.startswith("# ") and "python -m cadenza_hf.evaluation.evaluate_performer --groove-model" in out.splitlines()[0]
     assert result["sizes"]["held_out_excerpts"] == {"groove": 4, "pop909": 4}
     # Table 4: 2 performers x 3 decodings x 2 metrics, each with Train and Opposite columns
     keys = {(r["performer"], r["decoding"], r["metric"]) for r in result["table4"]}
@@ -224,7 +226,7 @@ def test_benchmark_performer_runs(tmp_path, capsys):
 def test_track_mean_baseline_uses_each_excerpts_track():
     from cadenza_hf.evaluation.expressiveness import PerformedNotes
 
-    evaluate = load_script("evaluate_performer")
+    evaluate = import_module("cadenza_hf.evaluation.evaluate_performer")
 
     def notes(*velocities):
         grid = np.arange(len(velocities), dtype=float) * 120

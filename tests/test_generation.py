@@ -2,9 +2,9 @@
 
 import torch
 
-from cadenza_hf.generation import KindFirstLogitsProcessor
-from cadenza_hf.grammar import Kind
-from cadenza_hf.variation import ComposeOptions, compose_from_latents
+from cadenza_hf.generation.logits_process import KindFirstLogitsProcessor
+from cadenza_hf.tokenization.grammar import Kind
+from cadenza_hf.generation.variation import ComposeOptions, compose_from_latents
 
 from .tiny_models import tiny_composer
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from cadenza_hf import defaults
-from cadenza_hf.cards import fill_card, python_snippets, read_card, unfilled
-from cadenza_hf.hub import push_with_card, save_with_card
+from cadenza_hf.hub import defaults
+from cadenza_hf.hub.cards import fill_card, python_snippets, read_card, unfilled
+from cadenza_hf.hub.publishing import push_with_card, save_with_card
 
 from .tiny_models import save_tiny_checkpoints, tiny_composer, tiny_performer
 
@@ -175,7 +175,7 @@ def test_save_with_card_writes_readme(tmp_path, tokenizer):
 
 
 def test_cadenza_push_command(fake_hub, tiny_root, tmp_path, capsys):
-    import cadenza_cli
+    from cadenza_hf import cli as cadenza_cli
 
     folder = tmp_path / "composer"
     shutil.copytree(tiny_root / "composer", folder)
@@ -289,7 +289,7 @@ def test_wheel_ships_the_checkpoints(tmp_path):
     src = tmp_path / "src"
     for name in ("cadenza_hf", "modeling", "pipelines"):
         shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "checkpoints"))
-    for name in ("setup.py", "README.md", "cadenza_cli.py"):
+    for name in ("setup.py", "pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
     ckpt = src / "cadenza_hf" / "checkpoints"
     for name in defaults.CHECKPOINT_NAMES:
@@ -303,4 +303,4 @@ def test_wheel_ships_the_checkpoints(tmp_path):
     for name in defaults.CHECKPOINT_NAMES:
         for file in ("config.json", "model.safetensors", "vocab.json", "README.md"):
             assert f"cadenza_hf/checkpoints/{name}/{file}" in names
-    assert {"cadenza_hf/defaults.py", "cadenza_hf/pipelines/midi_variation.py", "cadenza_hf/hub.py"} <= names
+    assert {"cadenza_hf/hub/defaults.py", "cadenza_hf/pipelines/midi_variation.py", "cadenza_hf/hub/publishing.py"} <= names

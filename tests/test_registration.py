@@ -10,8 +10,25 @@ import cadenza_hf
 
 def test_register_is_idempotent():
     cadenza_hf.register()
-    cadenza_hf.registration._DONE = False
-    cadenza_hf.register()  # exist_ok everywhere: no error on a second registration
+    for step in cadenza_hf.registration.STEPS:
+        step()  # exist_ok everywhere: no error on a second registration
+
+
+def _fresh(code: str) -> list[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_import_is_lazy_and_registers_when_transformers_loads():
+    # no torch on import; the tasks exist as soon as transformers' pipelines are imported,
+    # in either order of the two imports
+    assert _fresh("import sys, cadenza_hf; print('torch' in sys.modules, 'transformers' in sys.modules)") == [
+        "False", "False"]
+    check = ("from transformers.pipelines import PIPELINE_REGISTRY; "
+             "from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING as M; "
+             "print('midi-variation' in PIPELINE_REGISTRY.get_supported_tasks(), "
+             "any(c.__name__ == 'CadenzaPerformerConfig' for c in M._extra_content))")
+    assert _fresh("import cadenza_hf; " + check) == ["True", "True"]
+    assert _fresh("from transformers import pipeline; import cadenza_hf; " + check) == ["True", "True"]
 
 
 def test_fresh_process_loads_saved_tokenizer_and_models(tmp_path):

@@ -12,8 +12,9 @@ import os
 
 import pytest
 
-import cadenza_cli
-from cadenza_hf import defaults, read_midi
+from cadenza_hf import cli as cadenza_cli
+from cadenza_hf import read_midi
+from cadenza_hf.hub import defaults
 
 GRID = (120, 160)  # 16ths and 8th-triplets at 480 tpq; quarter-triplets (320) lie on the 160 grid
 

@@ -10,8 +10,8 @@ import symusic
 from transformers import AutoTokenizer
 
 from cadenza_hf import MidiInputError, PerTokTokenizer
-from cadenza_hf.alignment import load_pop909_song
-from cadenza_hf.excerpt import count_bars
+from cadenza_hf.tokenization.alignment import load_pop909_song
+from cadenza_hf.tokenization.excerpt import count_bars
 
 from .midi_factory import simple_midi
 
@@ -228,7 +228,7 @@ def test_grammar_detects_corruption(tokenizer, data_dir):
 
 def test_grammar_allowed_mask_generates_valid_sequences(tokenizer):
     """Random walks through allowed_mask always end valid with the right bar count."""
-    from cadenza_hf.grammar import Kind
+    from cadenza_hf.tokenization.grammar import Kind
 
     rng = np.random.default_rng(0)
     for track, bars, ts in [(Kind.PITCH, 4, (4, 4)), (Kind.DRUM, 2, (3, 4)), (Kind.PITCH, 3, (6, 8))]:
@@ -250,7 +250,7 @@ def test_grammar_allowed_mask_generates_valid_sequences(tokenizer):
 @pytest.mark.parametrize("min_notes", [1, 3])
 def test_grammar_min_notes_holds_even_against_a_model_that_wants_empty_bars(tokenizer, min_notes):
     """A chooser that takes Bar or EOS whenever allowed still ends with min_notes notes, valid, in budget."""
-    from cadenza_hf.grammar import Kind
+    from cadenza_hf.tokenization.grammar import Kind
 
     rng = np.random.default_rng(1)
     bar_id, eos_id = tokenizer.convert_tokens_to_ids("Bar_None"), tokenizer.eos_token_id
@@ -347,7 +347,7 @@ def test_cli_example_and_roundtrip(tmp_path):
     import sys
 
     idea, out = tmp_path / "idea.mid", tmp_path / "rt.mid"
-    run = [sys.executable, "-m", "cadenza_cli"]
+    run = [sys.executable, "-m", "cadenza_hf.cli"]
     subprocess.run([*run, "example", str(idea)], check=True, capture_output=True)
     res = subprocess.run([*run, "roundtrip", str(idea), "-o", str(out)], capture_output=True, text=True)
     assert res.returncode == 0 and str(out) in res.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import json
 import shutil
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cadenza_hf.training import KLSchedule
+from cadenza_hf.training.trainer import KLSchedule
 
 from .script_loader import load_script
 
@@ -48,10 +50,10 @@ def _common(dataset: str, out: Path, steps: int) -> list[str]:
 
 
 def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
-    train = load_script("train_composer").main
+    train = import_module("cadenza_hf.training.composer").main
     out = tmp_path / "composer"
     overrides = json.dumps({**TINY, "num_encoder_layers": 1, "num_decoder_layers": 1, "latent_size": 8})
-    args = ["--config", str(REPO / "scripts/configs/composer_small.json"), *_common(tiny_dataset, out, 4),
+    args = ["--config", str(REPO / "cadenza_hf/training/configs/composer_small.json"), *_common(tiny_dataset, out, 4),
             "--config_overrides", overrides, "--kl_hold_steps", "1", "--kl_ramp_steps", "2", "--kl_cycle_steps", "2"]
     assert train(args) == 0
     record = json.loads((out / "training_record.json").read_text())
@@ -67,7 +69,7 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
     # the wall time before the resume comes from the checkpoint, so the run's total is complete
     saved = json.loads((out / "checkpoint-4" / "wall_clock.json").read_text())
     assert saved["complete"] and record["wall_seconds_before_resume"] == saved["wall_seconds"] > 0
-    from cadenza_hf.training import lineage_summary, wall_seconds_before
+    from cadenza_hf.training.trainer import lineage_summary, wall_seconds_before
 
     summary = lineage_summary(out)
     assert summary["wall_time_complete"] and summary["total_wall_minutes"] == round(
@@ -98,11 +100,11 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
 def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
     from cadenza_hf import CadenzaPerformerForMaskedLM, PerTokTokenizer
     from cadenza_hf.examples import example_idea
-    from cadenza_hf.performance import perform
+    from cadenza_hf.generation.performance import perform
 
-    train = load_script("train_performer").main
+    train = import_module("cadenza_hf.training.performer").main
     base, tuned = tmp_path / "base", tmp_path / "tuned"
-    common = ["--config", str(REPO / "scripts/configs/performer_small.json"),
+    common = ["--config", str(REPO / "cadenza_hf/training/configs/performer_small.json"),
               "--config_overrides", json.dumps({**TINY, "num_hidden_layers": 1})]
     assert train([*common, *_common(tiny_dataset, base, 3), "--collections", "midi"]) == 0
     assert train([*_common(tiny_dataset, tuned, 2), "--init_from", str(base), "--collections", "pop909"]) == 0
@@ -121,11 +123,11 @@ def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
     assert tok.composition_ids(ids) == tok.composition_ids(tok.encode_midi(example_idea()))
 
 
-@pytest.mark.parametrize("config", sorted((REPO / "scripts/configs").glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("config", sorted((REPO / "cadenza_hf/training/configs").glob("*.json")), ids=lambda p: p.name)
 def test_every_shipped_config_parses_into_its_scripts_arguments(config, tmp_path):
-    from cadenza_hf.training import parse_script_args
+    from cadenza_hf.training.trainer import parse_script_args
 
-    script = load_script("train_composer" if config.name.startswith("composer") else "train_performer")
+    script = import_module("cadenza_hf.training.composer" if config.name.startswith("composer") else "cadenza_hf.training.performer")
     parsed = parse_script_args(script.build_parser(), ["--config", str(config), "--output_dir", str(tmp_path),
                                                        "--dataset_dir", "data/x"])
     model_args, training_args = parsed[0], parsed[-1]
@@ -134,7 +136,7 @@ def test_every_shipped_config_parses_into_its_scripts_arguments(config, tmp_path
 
 
 def test_training_lineage_follows_init_from_oldest_first(tmp_path):
-    from cadenza_hf.training import training_lineage
+    from cadenza_hf.training.trainer import training_lineage
 
     def run(name, steps, init_from=None, style="space"):
         folder = tmp_path / name
@@ -153,7 +155,7 @@ def test_training_lineage_follows_init_from_oldest_first(tmp_path):
     assert [r["run"] for r in chain] == [str(first), str(second), str(third)]
     assert [r["global_step"] for r in chain] == [3, 2, 4]
     assert training_lineage(first) == [chain[0]]
-    from cadenza_hf.training import lineage_summary
+    from cadenza_hf.training.trainer import lineage_summary
 
     summary = lineage_summary(third)
     assert (summary["runs"], summary["total_steps"], summary["total_wall_minutes"]) == (3, 9, 9.0)

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..excerpt import count_bars
-from ..grammar import Kind
-from ..midi_io import MidiInputError
+from ..tokenization.excerpt import count_bars
+from ..tokenization.grammar import Kind
+from ..tokenization.midi_io import MidiInputError
 from .sources import SPLITS, SourceFile, discover, load_source, split_of
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def _transposed(excerpt, semitones: int, tokenizer):
     pitches = excerpt.score.tracks[0].notes.numpy()["pitch"]
     if pitches.min() + semitones < lo or pitches.max() + semitones > hi:
         return None
-    from ..excerpt import Excerpt
+    from ..tokenization.excerpt import Excerpt
 
     return Excerpt(excerpt.score.shift_pitch(semitones), excerpt.meta)
 
@@ -180,7 +180,7 @@ def _excerpt_row(source, split, index, bar, shift, excerpt, tokenizer, options, 
 def generate_rows(sources: list[dict], options_json: str):
     """``datasets`` generator: rows of every excerpt, one row per rejected file, and one
     ``file`` row per read file whose ``reason`` holds the skipped-window counts (JSON)."""
-    from ..tokenization_pertok import PerTokTokenizer
+    from ..tokenization.tokenization_pertok import PerTokTokenizer
 
     options = BuildOptions(**json.loads(options_json))
     tokenizer = PerTokTokenizer(**options.tokenizer)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import symusic
 
-from ..alignment import align_by_onsets, load_pop909_song
-from ..midi_io import MidiInputError, read_midi
+from ..tokenization.alignment import align_by_onsets, load_pop909_song
+from ..tokenization.midi_io import MidiInputError, read_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
 SPLITS = ("train", "validation", "test")

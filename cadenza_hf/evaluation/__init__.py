@@ -1,1 +1,7 @@
-"""Evaluation metrics of the paper's protocols (composer Table 2, performer Table 4)."""
+"""Evaluation metrics and the evaluation entry points (research tooling).
+
+- :mod:`.similarity`: the paper's composition similarity measures;
+- :mod:`.expressiveness`: performance measures (Table 4 and human-likeness figures);
+- :mod:`.evaluate_composer`, :mod:`.evaluate_performer`: ``cadenza evaluate composer|performer``;
+- :mod:`.reporting`: report sections shared with the benchmark scripts.
+"""

@@ -26,7 +26,7 @@ from transformers import PreTrainedTokenizer
 
 from .excerpt import Excerpt, ExcerptMeta, cut_window, select_track
 from .grammar import Kind, PerTokGrammar
-from .io_utils import atomic_write_bytes
+from ..utils.files import atomic_write_bytes
 from .midi_io import MidiInputError, describe, read_midi
 from .pertok_engine import CadenzaPerTok
 

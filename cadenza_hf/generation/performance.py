@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .excerpt import Excerpt
+from ..tokenization.excerpt import Excerpt
 
 
 def fill_performance_ids(performer, tokenizer, sequences, temperature: float = 0.0, top_p: float = 1.0,

@@ -92,7 +92,7 @@ def quiet_loading():
 
 def default_checkpoint(name: str) -> str:
     """The shipped checkpoint ``name`` as a path, or a CommandError saying how to pass one."""
-    from . import defaults
+    from ..hub import defaults
 
     if defaults.has_checkpoint(name):
         return str(defaults.checkpoint_path(name))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from transformers import LogitsProcessor
 
-from .grammar import Kind
+from ..tokenization.grammar import Kind
 
 
 class PerTokGrammarLogitsProcessor(LogitsProcessor):

@@ -1,9 +1,7 @@
-"""The ``cadenza`` command line.
+"""Argument parsing of the ``cadenza`` command line (standard library only).
 
-This module is deliberately outside the ``cadenza_hf`` package: importing
-``cadenza_hf`` registers models with transformers and so imports torch (seconds),
-while ``cadenza --help`` must answer at once. Argument parsing lives here with only
-the standard library; each command imports ``cadenza_hf.commands`` when it runs.
+``cadenza --help`` must answer at once, so this module imports nothing heavy; each
+command imports its implementation (:mod:`cadenza_hf.cli.commands`) when it runs.
 """
 
 from __future__ import annotations
@@ -12,11 +10,17 @@ import argparse
 import sys
 
 
-# Commands that hand all their arguments to a script of the source checkout (see
-# cadenza_hf.tool_commands): command -> scripts/<name>.py; "{}" is the command's first
-# argument, one of EVALUATED ("cadenza evaluate composer ..." runs evaluate_composer.py).
-FORWARDED = {"train-composer": "train_composer", "train-performer": "train_performer", "evaluate": "evaluate_{}"}
-EVALUATED = ("composer", "performer")
+# Commands whose arguments all belong to a training or evaluation entry point of the
+# package: "cadenza train composer ..." runs cadenza_hf.training.composer.main(...).
+# (train-composer / train-performer are the older spellings, kept as aliases.)
+FORWARDED = {
+    ("train", "composer"): "cadenza_hf.training.composer",
+    ("train", "performer"): "cadenza_hf.training.performer",
+    ("evaluate", "composer"): "cadenza_hf.evaluation.evaluate_composer",
+    ("evaluate", "performer"): "cadenza_hf.evaluation.evaluate_performer",
+    ("build-dataset", None): "cadenza_hf.data.__main__",
+}
+ALIASES = {"train-composer": ("train", "composer"), "train-performer": ("train", "performer")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,10 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling_args(p)
     p.add_argument("--plot", action="store_true", help="also write a piano-roll PNG (needs matplotlib)")
 
-    for name, script in FORWARDED.items():
-        what = "{" + ",".join(EVALUATED) + "} " if "{}" in script else ""
-        sub.add_parser(name, add_help=False, usage=f"cadenza {name} {what}[SCRIPT ARGS...]",
-                       help=f"{what}run scripts/{script.format('<model>')}.py of a source checkout (--help: its options)")
+    for command in ("train", "evaluate"):
+        models = sorted({model for (cmd, model) in FORWARDED if cmd == command})
+        sub.add_parser(command, add_help=False, usage=f"cadenza {command} {{{','.join(models)}}} [OPTIONS...]",
+                       help=f"{command} the composer or a performer ('cadenza {command} composer --help': options)")
+    sub.add_parser("build-dataset", add_help=False, usage="cadenza build-dataset --input DIR --output DIR [OPTIONS...]",
+                   help="build a training DatasetDict of 4-bar excerpts from MIDI folders (--help: options)")
 
     p = sub.add_parser("push", help="upload a model folder with its model card (README.md) to the Hugging Face Hub")
     p.add_argument("folder", help="saved model folder (config, weights, tokenizer)")
@@ -117,25 +123,45 @@ def _add_window_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bars", type=int, default=4, help="number of bars (default 4)")
 
 
+def forwarded(argv: list[str]) -> tuple[str, str, list[str]] | None:
+    """``(command, module, rest)`` when ``argv`` names a forwarded command, else None.
+
+    Raises:
+        SystemExit: the command needs a model name (composer or performer) and got none.
+    """
+    if not argv:
+        return None
+    head, rest = ALIASES.get(argv[0], (argv[0], None)), argv[1:]
+    command, model = head
+    if (command, None) in FORWARDED:
+        return command, FORWARDED[(command, None)], rest
+    models = sorted({m for (cmd, m) in FORWARDED if cmd == command})
+    if not models:
+        return None
+    if model is None:
+        usage = f"usage: cadenza {command} {{{','.join(models)}}} [OPTIONS...]"
+        if rest and rest[0] in ("-h", "--help"):
+            print(usage)
+            raise SystemExit(0)
+        if not rest or rest[0] not in models:
+            print(f"{usage}\ncadenza {command}: error: say which model: {' or '.join(models)}", file=sys.stderr)
+            raise SystemExit(2)
+        model, rest = rest[0], rest[1:]
+    return f"{command} {model}", FORWARDED[(command, model)], rest
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in FORWARDED:  # every argument (--help included) belongs to the script
-        command, script, rest = argv[0], FORWARDED[argv[0]], argv[1:]
-        if "{}" in script:
-            if not rest or rest[0] not in EVALUATED:
-                usage = f"usage: cadenza {command} {{{','.join(EVALUATED)}}} [SCRIPT ARGS...]"
-                if rest and rest[0] in ("-h", "--help"):
-                    print(usage)
-                    return 0
-                print(f"{usage}\ncadenza {command}: error: say which model to evaluate: {' or '.join(EVALUATED)}",
-                      file=sys.stderr)
-                return 2
-            script, rest = script.format(rest[0]), rest[1:]
-        from cadenza_hf import commands
+    try:
+        target = forwarded(argv)
+    except SystemExit as stop:
+        return int(stop.code)
+    if target is not None:  # every argument (--help included) belongs to the entry point
+        from . import commands
 
-        return commands.run_script(command, script, rest)
+        return commands.run_module(*target)
     args = build_parser().parse_args(argv)
-    from cadenza_hf import commands
+    from . import commands
 
     return commands.run(args)
 

@@ -1,24 +1,24 @@
-"""Implementations of the ``cadenza`` commands (argument parsing is in ``cadenza_cli``).
+"""Implementations of the ``cadenza`` commands (argument parsing is in :mod:`.parser`).
 
 Every command reports bad input as one line on stderr and exits non-zero; outputs are
 written atomically, so a failed command leaves no partial file behind.
 
 - ``example``, ``roundtrip``: here (tokenizer only, no model);
-- ``vary``, ``generate``, ``interpolate``, ``perform``: :mod:`cadenza_hf.music_commands`;
-- ``push``, and the script runner behind ``train-composer``, ``train-performer`` and
-  ``evaluate``: :mod:`cadenza_hf.tool_commands`.
+- ``vary``, ``generate``, ``interpolate``, ``perform``: :mod:`.music`;
+- ``push``, and the runner behind ``train``, ``evaluate`` and ``build-dataset``:
+  :mod:`.tools`.
 """
 
 from __future__ import annotations
 
 import sys
 
-from .cli_support import CommandError, output_file, parse_track
-from .midi_io import MidiInputError
+from .support import CommandError, output_file, parse_track
+from ..tokenization.midi_io import MidiInputError
 
 
 def cmd_example(args) -> int:
-    from .examples import write_example_idea
+    from ..examples import write_example_idea
 
     out = output_file(args.output)
     try:
@@ -30,7 +30,7 @@ def cmd_example(args) -> int:
 
 
 def cmd_roundtrip(args) -> int:
-    from .tokenization_pertok import PerTokTokenizer
+    from ..tokenization.tokenization_pertok import PerTokTokenizer
 
     out = output_file(args.output)
     tok = PerTokTokenizer()
@@ -52,8 +52,8 @@ def cmd_roundtrip(args) -> int:
 
 
 def _commands() -> dict:
-    from .music_commands import COMMANDS as MUSIC
-    from .tool_commands import COMMANDS as TOOLS
+    from .music import COMMANDS as MUSIC
+    from .tools import COMMANDS as TOOLS
 
     return {"example": cmd_example, "roundtrip": cmd_roundtrip, **MUSIC, **TOOLS}
 
@@ -71,14 +71,14 @@ def run(args) -> int:
         return _fail(args.command, err)
 
 
-def run_script(command: str, script: str, argv: list[str]) -> int:
-    """Run ``scripts/<script>.py``'s ``main(argv)`` for ``command`` (see :mod:`cadenza_hf.tool_commands`)."""
-    from .tool_commands import find_script, run_script_main
+def run_module(command: str, module: str, argv: list[str]) -> int:
+    """Run ``main(argv)`` of the package module behind ``command`` (see :mod:`.tools`)."""
+    from .tools import run_entry_point
 
     try:
-        return run_script_main(find_script(script), argv)
+        return run_entry_point(module, argv)
     except CommandError as err:
         return _fail(command, err)
 
 
-__all__ = ["CommandError", "run", "run_script"]
+__all__ = ["CommandError", "run", "run_module"]

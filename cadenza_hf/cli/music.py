@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli_support import (
+from .support import (
     CommandError,
     check_range,
     default_checkpoint,
@@ -30,7 +30,7 @@ def _check_common(args) -> None:
     if getattr(args, "bars", 1) < 1:
         raise CommandError(f"--bars must be >= 1, got {args.bars}")
     if getattr(args, "plot", False):
-        from .plotting import require_matplotlib
+        from ..preview.piano_roll import require_matplotlib
 
         try:
             require_matplotlib()
@@ -40,7 +40,7 @@ def _check_common(args) -> None:
 
 def _preflight(path: str, args):
     """Read and cut the input now, so a bad file fails before any model loads."""
-    from .tokenization_pertok import PerTokTokenizer
+    from ..tokenization.tokenization_pertok import PerTokTokenizer
 
     return PerTokTokenizer().extract_excerpt(path, parse_track(args.track), args.start_bar, args.bars)
 
@@ -51,7 +51,7 @@ def _variation_pipeline(args):
 
 
 def _write(folder: Path, files: dict[str, bytes]) -> list[Path]:
-    from .io_utils import write_files_atomically
+    from ..utils.files import write_files_atomically
 
     try:
         return write_files_atomically(folder, files)
@@ -61,7 +61,7 @@ def _write(folder: Path, files: dict[str, bytes]) -> list[Path]:
 
 def _plot(files: dict, name: str, rolls, title: str, plot: bool) -> None:
     if plot:
-        from .plotting import piano_roll_png
+        from ..preview.piano_roll import piano_roll_png
 
         files[name] = piano_roll_png(rolls, title)
 
@@ -79,7 +79,7 @@ def _describe(excerpt) -> str:
 
 
 def cmd_vary(args) -> int:
-    from .variation import DEFAULT_VARIATION_STRENGTH
+    from ..generation.variation import DEFAULT_VARIATION_STRENGTH
 
     folder = output_folder(args.output_dir)
     check_range("-n", args.num_variations, 1, MAX_OUTPUTS)
@@ -151,7 +151,7 @@ def cmd_interpolate(args) -> int:
 def _performance_pipeline(args):
     spec = performer_spec(args.performer)
     if spec is None:
-        from . import defaults
+        from ..hub import defaults
 
         main = defaults.PERFORMER_PITCHED if defaults.has_checkpoint(defaults.PERFORMER_PITCHED) else \
             defaults.PERFORMER_DRUMS
@@ -159,7 +159,7 @@ def _performance_pipeline(args):
     if isinstance(spec, list):
         return load_pipeline("midi-performance", "performer", model=spec[0], performer=spec[1:] or None)
     (main_kind, main_path), *rest = spec.items()
-    from .pipelines.performers import load_performer
+    from ..pipelines.performers import load_performer
 
     try:
         main = load_performer(main_path)
@@ -170,7 +170,7 @@ def _performance_pipeline(args):
 
 
 def cmd_perform(args) -> int:
-    from .io_utils import atomic_write_bytes
+    from ..utils.files import atomic_write_bytes
 
     out = output_file(args.output)
     check_range("--temperature", args.temperature, 0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from transformers import LogitsProcessorList
 
-from .generation import KindFirstLogitsProcessor, PerTokGrammarLogitsProcessor
+from .logits_process import KindFirstLogitsProcessor, PerTokGrammarLogitsProcessor
 
 DEFAULT_VARIATION_STRENGTH = 0.5
 

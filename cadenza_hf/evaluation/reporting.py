@@ -1,4 +1,4 @@
-"""Report plumbing shared by the benchmark and evaluation scripts in ``scripts/``.
+"""Report plumbing shared by the evaluation modules and the benchmark scripts.
 
 Each of those scripts prints the command that ran it, renders its numbers as a markdown
 section, and can save the full result as JSON and put the section into a shared markdown
@@ -20,10 +20,12 @@ from typing import Callable
 def command_line(argv: list[str], script: str) -> str:
     """The shell command that reproduces this run: ``python <script> <argv>``, quoted.
 
+    ``script`` is a file, or ``-m module`` for an entry point of the package.
+
     ``OMP_NUM_THREADS`` goes in front when it is set, since it changes the timings.
     """
     prefix = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    return prefix + "python " + shlex.join([script, *argv])
+    return prefix + "python " + shlex.join([*shlex.split(script), *argv])
 
 
 def write_section(path, section: str, start_mark: str, end_mark: str, intro: str, *,

@@ -1,6 +1,6 @@
 """The checkpoints shipped inside the package, so everything works offline by default.
 
-``scripts/package_checkpoints.py`` copies a trained composer and two performers into
+the project's packaging script (``package_checkpoints.py`` in the repository) copies a trained composer and two performers into
 ``cadenza_hf/checkpoints/`` (installed with the package through ``package_data``)::
 
     cadenza_hf/checkpoints/composer/            CadenzaComposerModel + tokenizer + README.md (card)
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACKAGED_ROOT = Path(__file__).resolve().parent / "checkpoints"
+PACKAGED_ROOT = Path(__file__).resolve().parents[1] / "checkpoints"
 ENV_VAR = "CADENZA_CHECKPOINTS"
 
 COMPOSER = "composer"

@@ -1,4 +1,4 @@
-"""Training helpers shared by the composer and performer scripts.
+"""Training helpers shared by the composer and performer training entry points.
 
 - :class:`KLSchedule` / :class:`KLScheduleCallback`: the paper's beta schedule (§4.1):
   beta held at 0, raised linearly to its maximum, then cosine cyclical annealing
@@ -140,10 +140,29 @@ def parse_script_args(parser, argv: list[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" in argv:
         i = argv.index("--config")
-        with open(argv[i + 1], encoding="utf-8") as f:
+        with open(config_path(argv[i + 1]), encoding="utf-8") as f:
             preset = json.load(f)
         argv = json_to_argv(preset) + argv[:i] + argv[i + 2 :]
     return parser.parse_args_into_dataclasses(args=argv)
+
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def shipped_configs() -> list[str]:
+    """Names of the training presets shipped with the package (``composer_small``, ...)."""
+    return sorted(p.stem for p in CONFIGS.glob("*.json"))
+
+
+def config_path(value: str) -> Path:
+    """``--config`` value: a JSON file, or the name of a shipped preset (``composer_small``)."""
+    path = Path(value)
+    if path.is_file():
+        return path
+    if (CONFIGS / f"{value}.json").is_file():
+        return CONFIGS / f"{value}.json"
+    raise FileNotFoundError(f"--config {value}: no such file, and not a shipped preset "
+                            f"({', '.join(shipped_configs())})")
 
 
 def select_rows(dataset, collections=None, kinds=None, column="input_ids", max_length=None, max_samples=None,
@@ -290,7 +309,7 @@ def wall_seconds_before(resume: str | None) -> float | None:
     return float(saved["wall_seconds"]) if saved.get("complete", True) else None
 
 
-def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dict) -> dict:
+def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dict, program: str) -> dict:
     """Train (resuming from ``resume``), save, evaluate, and write ``training_record.json``.
 
     ``wall_seconds_this_run`` is this invocation; ``wall_seconds_before_resume`` what the
@@ -303,7 +322,7 @@ def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dic
     trainer.save_model()
     metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
     record = {
-        "command": "python " + shlex.join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)]),
+        "command": program + " " + shlex.join(sys.argv[1:] if argv is None else argv),
         "resumed_from": resume,
         "train_examples": len(trainer.train_dataset),
         "eval_examples": len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0,

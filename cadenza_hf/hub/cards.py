@@ -6,7 +6,7 @@ measured number belongs. :func:`fill_card` substitutes them from nested dicts (a
 run's ``training_record.json`` as ``train``, an evaluation JSON as ``eval``), following
 the path: ``.key`` steps into a dict, ``.3`` into a list by index, and
 ``[key=value,key2=value2]`` picks the one list item whose fields match (numbers compare
-as numbers). ``scripts/package_checkpoints.py`` does this when it ships a checkpoint, and
+as numbers). the project's packaging script (``package_checkpoints.py`` in the repository) does this when it ships a checkpoint, and
 refuses to ship a card with a placeholder left.
 """
 

@@ -1,0 +1,6 @@
+"""Where checkpoints live and how they travel: shipped defaults, model cards, Hub uploads.
+
+- :mod:`.defaults`: the checkpoints shipped inside the package (or ``$CADENZA_CHECKPOINTS``);
+- :mod:`.cards`: filling and reading model cards;
+- :mod:`.publishing`: saving and pushing a model with its card.
+"""
