@@ -42,10 +42,11 @@ _LAZY = {
 _SUBMODULES = {"examples": "cadenza_hf.examples", "defaults": "cadenza_hf.hub.defaults"}
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
+    # ruff: noqa: F401
+    from . import examples
     from .modeling.composer import CadenzaComposerConfig, CadenzaComposerModel
     from .modeling.performer import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM, CadenzaPerformerModel
     from .pipelines import MidiPerformancePipeline, MidiVariationPipeline
-    from . import examples
     from .tokenization.excerpt import Excerpt, ExcerptMeta
     from .tokenization.midi_io import MidiInputError, read_midi
     from .tokenization.tokenization_pertok import PerTokTokenizer

@@ -39,7 +39,10 @@ def register_pipelines() -> None:
     for task, cls, auto_class, checkpoint in tasks:
         PIPELINE_REGISTRY.supported_tasks.pop(task, None)  # re-registration is silent
         PIPELINE_REGISTRY.register_pipeline(
-            task, pipeline_class=cls, pt_model=auto_class, type="multimodal",
+            task,
+            pipeline_class=cls,
+            pt_model=auto_class,
+            type="multimodal",
             default={"model": (str(defaults.checkpoint_path(checkpoint)), None)},
         )
 

@@ -10,7 +10,6 @@ from transformers import AutoTokenizer, Pipeline
 
 from ..generation.performance import fill_performance_ids
 from ..tokenization.tokenization_pertok import PerTokTokenizer
-
 from .performers import KIND_ATTRIBUTE, SUBFOLDERS_ATTRIBUTE, check_performer, load_performer, select_performer
 from .saving import mark_pipeline, write_pipeline_code
 
@@ -73,15 +72,23 @@ class CadenzaPipeline(Pipeline):
         raise NotImplementedError
 
     # ---- shared steps --------------------------------------------------------------
-    def _perform(self, rows, drums: bool, temperature: float, top_p: float, seed: int | None,
-                 point_estimate: str = "argmax") -> list[list[int]]:
+    def _perform(
+        self, rows, drums: bool, temperature: float, top_p: float, seed: int | None, point_estimate: str = "argmax"
+    ) -> list[list[int]]:
         """Fill velocity and microtiming of each id row with the performer for its kind."""
         performer = select_performer(self.performers, drums)
         generator = None
         if seed is not None:
             generator = torch.Generator(device=performer.device).manual_seed(seed)
-        return fill_performance_ids(performer, self.tokenizer, rows, temperature=temperature, top_p=top_p,
-                                    generator=generator, point_estimate=point_estimate)
+        return fill_performance_ids(
+            performer,
+            self.tokenizer,
+            rows,
+            temperature=temperature,
+            top_p=top_p,
+            generator=generator,
+            point_estimate=point_estimate,
+        )
 
     @staticmethod
     def _check_sampling(temperature, top_p, name: str = "") -> None:

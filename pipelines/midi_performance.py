@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from ..hub import defaults
 from ..modeling.performer import POINT_ESTIMATES
-
 from .base import DEFAULT_PERFORMANCE_TEMPERATURE, DEFAULT_PERFORMANCE_TOP_P, CadenzaPipeline
 from .midi_inputs import excerpt_kind, load_excerpt
 from .performers import load_performer, performer_kind, resolve_performers
@@ -54,11 +53,15 @@ class MidiPerformancePipeline(CadenzaPipeline):
             performers[kind] = model
         return performers
 
-    def _sanitize_parameters(self, track=None, start_bar=None, bars=None, temperature=None, top_p=None, seed=None,
-                             point_estimate=None):
+    def _sanitize_parameters(
+        self, track=None, start_bar=None, bars=None, temperature=None, top_p=None, seed=None, point_estimate=None
+    ):
         pre = {k: v for k, v in dict(track=track, start_bar=start_bar, bars=bars).items() if v is not None}
-        forward = {k: v for k, v in dict(temperature=temperature, top_p=top_p, seed=seed,
-                                         point_estimate=point_estimate).items() if v is not None}
+        forward = {
+            k: v
+            for k, v in dict(temperature=temperature, top_p=top_p, seed=seed, point_estimate=point_estimate).items()
+            if v is not None
+        }
         self._check_sampling(temperature, top_p)
         if point_estimate is not None and point_estimate not in POINT_ESTIMATES:
             raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {point_estimate!r}")
@@ -71,20 +74,36 @@ class MidiPerformancePipeline(CadenzaPipeline):
         ids = self.tokenizer.encode_excerpt(excerpt)
         return {"ids": ids, "meta": excerpt.meta, "window": {"track": track, "start_bar": start_bar, "bars": bars}}
 
-    def _forward(self, model_inputs: dict, temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE,
-                 top_p: float = DEFAULT_PERFORMANCE_TOP_P, seed: int | None = None,
-                 point_estimate: str = "argmax") -> dict:
+    def _forward(
+        self,
+        model_inputs: dict,
+        temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE,
+        top_p: float = DEFAULT_PERFORMANCE_TOP_P,
+        seed: int | None = None,
+        point_estimate: str = "argmax",
+    ) -> dict:
         meta = model_inputs["meta"]
         (full,) = self._perform([model_inputs["ids"]], meta.is_drum, temperature, top_p, seed, point_estimate)
         comp = self.tokenizer.composition_ids(model_inputs["ids"])
-        options = {"mode": "perform", "kind": excerpt_kind(self.tokenizer, comp, meta.is_drum),
-                   **model_inputs["window"], "temperature": temperature, "top_p": top_p, "seed": seed,
-                   "point_estimate": point_estimate}
+        options = {
+            "mode": "perform",
+            "kind": excerpt_kind(self.tokenizer, comp, meta.is_drum),
+            **model_inputs["window"],
+            "temperature": temperature,
+            "top_p": top_p,
+            "seed": seed,
+            "point_estimate": point_estimate,
+        }
         return {"composition_ids": comp, "full": full, "meta": meta, "options": options}
 
     def postprocess(self, model_outputs: dict) -> dict:
-        return build_result(self.tokenizer, model_outputs["composition_ids"], model_outputs["full"],
-                            model_outputs["meta"], model_outputs["options"])
+        return build_result(
+            self.tokenizer,
+            model_outputs["composition_ids"],
+            model_outputs["full"],
+            model_outputs["meta"],
+            model_outputs["options"],
+        )
 
 
 __all__ = ["PERFORMANCE_TASK", "MidiPerformancePipeline"]

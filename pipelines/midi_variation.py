@@ -14,9 +14,8 @@ microtiming. Three modes, one ``__call__``:
 
 from __future__ import annotations
 
-from ..hub import defaults
 from ..generation.variation import DEFAULT_VARIATION_STRENGTH, ComposeOptions, generate_ideas, interpolate, vary
-
+from ..hub import defaults
 from .base import DEFAULT_PERFORMANCE_TEMPERATURE, DEFAULT_PERFORMANCE_TOP_P, CadenzaPipeline
 from .midi_inputs import blank_meta, check_kind, excerpt_kind, load_excerpt, variation_kind
 from .performers import load_performer, resolve_performers
@@ -94,19 +93,55 @@ class MidiVariationPipeline(CadenzaPipeline):
         return performers
 
     # ---- the four pipeline steps -------------------------------------------------------
-    def _sanitize_parameters(self, track=None, start_bar=None, bars=None, kind=None, interpolate_to=None,
-                             time_signature=None, qpm=None, num_variations=None, variation_strength=None, steps=None,
-                             temperature=None, top_p=None, performance_temperature=None, performance_top_p=None,
-                             seed=None, max_new_tokens=None, progress_bar=None):
-        pre = {k: v for k, v in dict(track=track, start_bar=start_bar, bars=bars, kind=check_kind(kind),
-                                     interpolate_to=interpolate_to, time_signature=time_signature,
-                                     qpm=qpm).items() if v is not None}
-        forward = {k: v for k, v in dict(num_variations=num_variations, variation_strength=variation_strength,
-                                         steps=steps, temperature=temperature, top_p=top_p,
-                                         performance_temperature=performance_temperature,
-                                         performance_top_p=performance_top_p, seed=seed,
-                                         max_new_tokens=max_new_tokens, progress_bar=progress_bar).items()
-                   if v is not None}
+    def _sanitize_parameters(
+        self,
+        track=None,
+        start_bar=None,
+        bars=None,
+        kind=None,
+        interpolate_to=None,
+        time_signature=None,
+        qpm=None,
+        num_variations=None,
+        variation_strength=None,
+        steps=None,
+        temperature=None,
+        top_p=None,
+        performance_temperature=None,
+        performance_top_p=None,
+        seed=None,
+        max_new_tokens=None,
+        progress_bar=None,
+    ):
+        pre = {
+            k: v
+            for k, v in dict(
+                track=track,
+                start_bar=start_bar,
+                bars=bars,
+                kind=check_kind(kind),
+                interpolate_to=interpolate_to,
+                time_signature=time_signature,
+                qpm=qpm,
+            ).items()
+            if v is not None
+        }
+        forward = {
+            k: v
+            for k, v in dict(
+                num_variations=num_variations,
+                variation_strength=variation_strength,
+                steps=steps,
+                temperature=temperature,
+                top_p=top_p,
+                performance_temperature=performance_temperature,
+                performance_top_p=performance_top_p,
+                seed=seed,
+                max_new_tokens=max_new_tokens,
+                progress_bar=progress_bar,
+            ).items()
+            if v is not None
+        }
         self._check_forward(forward)
         return pre, forward, {}
 
@@ -123,8 +158,17 @@ class MidiVariationPipeline(CadenzaPipeline):
         cls._check_sampling(f.get("temperature"), f.get("top_p"))
         cls._check_sampling(f.get("performance_temperature"), f.get("performance_top_p"), "performance_")
 
-    def preprocess(self, inputs, track=None, start_bar: int = 0, bars: int = 4, kind=None, interpolate_to=None,
-                   time_signature=(4, 4), qpm: float = 120.0) -> dict:
+    def preprocess(
+        self,
+        inputs,
+        track=None,
+        start_bar: int = 0,
+        bars: int = 4,
+        kind=None,
+        interpolate_to=None,
+        time_signature=(4, 4),
+        qpm: float = 120.0,
+    ) -> dict:
         if not isinstance(bars, int) or bars < 1:
             raise ValueError(f"bars must be a positive int, got {bars!r}")
         window = {"track": track, "start_bar": start_bar, "bars": bars}
@@ -132,8 +176,12 @@ class MidiVariationPipeline(CadenzaPipeline):
             if interpolate_to is not None:
                 raise ValueError("interpolate_to needs an input to interpolate from")
             kind = kind or "polyphonic"
-            return {"mode": "generate", "meta": self._blank_meta(kind, bars, time_signature, qpm), "kind": kind,
-                    "window": {"bars": bars}}
+            return {
+                "mode": "generate",
+                "meta": self._blank_meta(kind, bars, time_signature, qpm),
+                "kind": kind,
+                "window": {"bars": bars},
+            }
         excerpt = load_excerpt(self.tokenizer, inputs, track, start_bar, bars)
         comp = self.tokenizer.composition_ids(self.tokenizer.encode_excerpt(excerpt))
         kind = variation_kind(excerpt_kind(self.tokenizer, comp, excerpt.meta.is_drum), kind)
@@ -153,35 +201,68 @@ class MidiVariationPipeline(CadenzaPipeline):
             raise ValueError(f"qpm must be positive, got {qpm}")
         return blank_meta(self.tokenizer, kind, bars, time_signature, qpm)
 
-    def _forward(self, model_inputs: dict, num_variations: int = 4,
-                 variation_strength: float = DEFAULT_VARIATION_STRENGTH, steps: int = 5, temperature: float = 1.0,
-                 top_p: float = 0.95, performance_temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE,
-                 performance_top_p: float = DEFAULT_PERFORMANCE_TOP_P, seed: int | None = None,
-                 max_new_tokens: int = 768, progress_bar: bool = False) -> dict:
+    def _forward(
+        self,
+        model_inputs: dict,
+        num_variations: int = 4,
+        variation_strength: float = DEFAULT_VARIATION_STRENGTH,
+        steps: int = 5,
+        temperature: float = 1.0,
+        top_p: float = 0.95,
+        performance_temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE,
+        performance_top_p: float = DEFAULT_PERFORMANCE_TOP_P,
+        seed: int | None = None,
+        max_new_tokens: int = 768,
+        progress_bar: bool = False,
+    ) -> dict:
         meta, kind, mode = model_inputs["meta"], model_inputs["kind"], model_inputs["mode"]
-        options = ComposeOptions(bars=meta.bars, drums=kind == "drums", monophonic=kind == "melody",
-                                 time_signature=tuple(meta.time_signature), temperature=temperature, top_p=top_p,
-                                 max_new_tokens=max_new_tokens)
+        options = ComposeOptions(
+            bars=meta.bars,
+            drums=kind == "drums",
+            monophonic=kind == "melody",
+            time_signature=tuple(meta.time_signature),
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+        )
         streamer = TokenProgress(max_new_tokens) if progress_bar else None
         if mode == "generate":
             rows = generate_ideas(self.model, self.tokenizer, num_variations, options, seed, streamer)
         elif mode == "interpolate":
-            rows = interpolate(self.model, self.tokenizer, model_inputs["ids"], model_inputs["ids_b"], steps, options,
-                               seed, streamer)
+            rows = interpolate(
+                self.model, self.tokenizer, model_inputs["ids"], model_inputs["ids_b"], steps, options, seed, streamer
+            )
         else:
-            rows = vary(self.model, self.tokenizer, model_inputs["ids"], num_variations, variation_strength, options,
-                        seed, streamer)
+            rows = vary(
+                self.model,
+                self.tokenizer,
+                model_inputs["ids"],
+                num_variations,
+                variation_strength,
+                options,
+                seed,
+                streamer,
+            )
         full = self._perform(rows, meta.is_drum, performance_temperature, performance_top_p, seed)
-        settings = {"mode": mode, "kind": kind, **model_inputs["window"], "temperature": temperature,
-                    "top_p": top_p, "performance_temperature": performance_temperature,
-                    "performance_top_p": performance_top_p, "seed": seed, "max_new_tokens": max_new_tokens}
+        settings = {
+            "mode": mode,
+            "kind": kind,
+            **model_inputs["window"],
+            "temperature": temperature,
+            "top_p": top_p,
+            "performance_temperature": performance_temperature,
+            "performance_top_p": performance_top_p,
+            "seed": seed,
+            "max_new_tokens": max_new_tokens,
+        }
         if mode == "vary":
             settings.update(num_variations=num_variations, variation_strength=variation_strength)
         elif mode == "interpolate":
             settings.update(steps=steps)
         else:
-            settings.update(num_variations=num_variations, time_signature=list(meta.time_signature),
-                            qpm=meta.tempos[0][1])
+            settings.update(
+                num_variations=num_variations, time_signature=list(meta.time_signature), qpm=meta.tempos[0][1]
+            )
         return {"rows": rows, "full": full, "meta": meta, "options": settings}
 
     def postprocess(self, model_outputs: dict) -> list[dict]:

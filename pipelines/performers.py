@@ -91,8 +91,7 @@ def resolve_performers(performer, **from_pretrained_kwargs) -> dict[str, PreTrai
         kind = performer_kind(model)
         if kind in out:
             raise ValueError(
-                f"two performers of kind {kind!r}; say which is which with "
-                'performer={"drums": ..., "pitched": ...}'
+                f'two performers of kind {kind!r}; say which is which with performer={{"drums": ..., "pitched": ...}}'
             )
         out[kind] = model
     return out
@@ -110,7 +109,7 @@ def select_performer(performers: dict[str, PreTrainedModel], drums: bool) -> Pre
     if "any" in performers:
         return performers["any"]
     if len(performers) == 1:
-        (kind, model), = performers.items()
+        ((kind, model),) = performers.items()
         logger.warning("no %s performer: using the %s performer for a %s track", want, kind, want)
         return model
     raise ValueError(f"no performer for {want} tracks (have: {', '.join(performers) or 'none'})")

@@ -57,8 +57,13 @@ def load_composer(args):
         return CadenzaComposerModel.from_pretrained(args.model), tokenizer
     torch.manual_seed(args.seed)
     config = CadenzaComposerConfig.from_preset(
-        args.preset, vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **json.loads(args.config_overrides))
+        args.preset,
+        vocab_size=tokenizer.vocab_size,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **json.loads(args.config_overrides),
+    )
     return CadenzaComposerModel(config), tokenizer
 
 
@@ -66,24 +71,44 @@ def gpt2_like(config, positions: int):
     """A ``GPT2LMHeadModel`` as wide and deep as the composer's decoder (same dropouts, tied embeddings)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    return GPT2LMHeadModel(GPT2Config(
-        vocab_size=config.vocab_size, n_positions=positions,
-        n_embd=config.hidden_size, n_layer=config.num_decoder_layers, n_head=config.num_attention_heads,
-        n_inner=config.intermediate_size, resid_pdrop=config.hidden_dropout, embd_pdrop=config.hidden_dropout,
-        attn_pdrop=config.attention_dropout, layer_norm_epsilon=config.layer_norm_eps,
-        bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id))
+    return GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=config.vocab_size,
+            n_positions=positions,
+            n_embd=config.hidden_size,
+            n_layer=config.num_decoder_layers,
+            n_head=config.num_attention_heads,
+            n_inner=config.intermediate_size,
+            resid_pdrop=config.hidden_dropout,
+            embd_pdrop=config.hidden_dropout,
+            attn_pdrop=config.attention_dropout,
+            layer_norm_epsilon=config.layer_norm_eps,
+            bos_token_id=config.bos_token_id,
+            eos_token_id=config.eos_token_id,
+            pad_token_id=config.pad_token_id,
+        )
+    )
 
 
 def bert_like(config, positions: int):
     """A ``BertModel`` (no pooler) as wide and deep as the composer's encoder."""
     from transformers import BertConfig, BertModel
 
-    return BertModel(BertConfig(
-        vocab_size=config.vocab_size, hidden_size=config.hidden_size, num_hidden_layers=config.num_encoder_layers,
-        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
-        hidden_dropout_prob=config.hidden_dropout, attention_probs_dropout_prob=config.attention_dropout,
-        max_position_embeddings=positions, layer_norm_eps=config.layer_norm_eps,
-        pad_token_id=config.pad_token_id), add_pooling_layer=False)
+    return BertModel(
+        BertConfig(
+            vocab_size=config.vocab_size,
+            hidden_size=config.hidden_size,
+            num_hidden_layers=config.num_encoder_layers,
+            num_attention_heads=config.num_attention_heads,
+            intermediate_size=config.intermediate_size,
+            hidden_dropout_prob=config.hidden_dropout,
+            attention_probs_dropout_prob=config.attention_dropout,
+            max_position_embeddings=positions,
+            layer_norm_eps=config.layer_norm_eps,
+            pad_token_id=config.pad_token_id,
+        ),
+        add_pooling_layer=False,
+    )
 
 
 class StockEncoderDecoder(nn.Module):
@@ -133,12 +158,18 @@ def training_batches(args, tokenizer, count: int) -> tuple[list[dict], str]:
     else:
         g = torch.Generator().manual_seed(args.seed)
         lengths = torch.randint(40, 260, (need,), generator=g).tolist()  # composition lengths of 4-bar excerpts
-        rows = [[tokenizer.bos_token_id] + torch.randint(4, tokenizer.vocab_size, (n - 2,), generator=g).tolist()
-                + [tokenizer.eos_token_id] for n in lengths]
+        rows = [
+            [tokenizer.bos_token_id]
+            + torch.randint(4, tokenizer.vocab_size, (n - 2,), generator=g).tolist()
+            + [tokenizer.eos_token_id]
+            for n in lengths
+        ]
         source = "synthetic random ids, lengths uniform in [40, 260)"
     rows = [list(r) for r in rows] * (-(-need // max(len(rows), 1)))
-    batches = [collate([{"composition_ids": r} for r in rows[i : i + args.batch_size]])
-               for i in range(0, need, args.batch_size)]
+    batches = [
+        collate([{"composition_ids": r} for r in rows[i : i + args.batch_size]])
+        for i in range(0, need, args.batch_size)
+    ]
     return batches, source
 
 
@@ -166,12 +197,27 @@ def train_tokens_per_second(model: nn.Module, batches: list[dict], args) -> floa
     steps = args.warmup_steps + args.steps
     with tempfile.TemporaryDirectory() as out:
         training_args = TrainingArguments(
-            output_dir=out, max_steps=steps, per_device_train_batch_size=1, learning_rate=5e-4, weight_decay=0.01,
-            max_grad_norm=1.0, lr_scheduler_type="constant", train_sampling_strategy="sequential",
-            logging_strategy="no", save_strategy="no", eval_strategy="no", report_to="none", use_cpu=True,
-            disable_tqdm=True, dataloader_num_workers=0, remove_unused_columns=False, seed=args.seed)
-        trainer = timed_trainer_class()(model=model, args=training_args, train_dataset=batches[:steps],
-                                         data_collator=lambda items: items[0])
+            output_dir=out,
+            max_steps=steps,
+            per_device_train_batch_size=1,
+            learning_rate=5e-4,
+            weight_decay=0.01,
+            max_grad_norm=1.0,
+            lr_scheduler_type="constant",
+            train_sampling_strategy="sequential",
+            logging_strategy="no",
+            save_strategy="no",
+            eval_strategy="no",
+            report_to="none",
+            use_cpu=True,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            remove_unused_columns=False,
+            seed=args.seed,
+        )
+        trainer = timed_trainer_class()(
+            model=model, args=training_args, train_dataset=batches[:steps], data_collator=lambda items: items[0]
+        )
         trainer.remove_callback(PrinterCallback)  # no per-run log lines in the report
         trainer.train()
     marks = trainer.marks
@@ -189,22 +235,29 @@ def bench_training(args, composer, tokenizer) -> dict:
 
     batches, source = training_batches(args, tokenizer, args.warmup_steps + args.steps)
     config, positions = composer.config, position_table_size(composer.config, args)
-    builders = {"composer": lambda: CadenzaComposerModel(config),
-                "stock": lambda: StockEncoderDecoder(config, positions)}
+    builders = {
+        "composer": lambda: CadenzaComposerModel(config),
+        "stock": lambda: StockEncoderDecoder(config, positions),
+    }
     results = {name: [] for name in builders}
     for r in range(args.repeats):
-        for name in (list(builders) if r % 2 == 0 else list(builders)[::-1]):
+        for name in list(builders) if r % 2 == 0 else list(builders)[::-1]:
             torch.manual_seed(args.seed)
             tps = train_tokens_per_second(builders[name](), batches, args)
             results[name].append(tps)
             print(f"# train repeat {r + 1}: {name} {tps:.0f} tokens/s", flush=True)
     tokens = [int(b["attention_mask"].sum()) for b in batches]
     return {
-        "batches": source, "batch_size": args.batch_size, "warmup_steps": args.warmup_steps, "steps": args.steps,
+        "batches": source,
+        "batch_size": args.batch_size,
+        "warmup_steps": args.warmup_steps,
+        "steps": args.steps,
         "mean_tokens_per_batch": sum(tokens) / len(tokens),
         "mean_padded_length": sum(b["input_ids"].shape[1] for b in batches) / len(batches),
-        "parameters": {"composer": num_parameters(CadenzaComposerModel(config)),
-                       "stock": num_parameters(StockEncoderDecoder(config, positions))},
+        "parameters": {
+            "composer": num_parameters(CadenzaComposerModel(config)),
+            "stock": num_parameters(StockEncoderDecoder(config, positions)),
+        },
         "tokens_per_second": results,
         "best": {k: max(v) for k, v in results.items()},
         "median": {k: statistics.median(v) for k, v in results.items()},
@@ -243,8 +296,15 @@ def composer_run(composer, tokenizer, latents, args, use_cache: bool, grammar: b
             kwargs["logits_processor"] = LogitsProcessorList([proc])
         if new_tokens and not grammar:
             kwargs["min_new_tokens"] = new_tokens
-        out = composer.generate(input_ids=bos, latent=latents, do_sample=False, use_cache=use_cache,
-                                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **kwargs)
+        out = composer.generate(
+            input_ids=bos,
+            latent=latents,
+            do_sample=False,
+            use_cache=use_cache,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **kwargs,
+        )
         return out.shape[1] - 1
 
     return run
@@ -254,9 +314,16 @@ def gpt2_run(gpt2, tokenizer, batch: int, new_tokens: int, use_cache: bool = Tru
     bos = torch.full((batch, 1), tokenizer.bos_token_id, dtype=torch.long)
 
     def run() -> int:
-        out = gpt2.generate(input_ids=bos, attention_mask=torch.ones_like(bos), do_sample=False, use_cache=use_cache,
-                            min_new_tokens=new_tokens, max_new_tokens=new_tokens,
-                            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        out = gpt2.generate(
+            input_ids=bos,
+            attention_mask=torch.ones_like(bos),
+            do_sample=False,
+            use_cache=use_cache,
+            min_new_tokens=new_tokens,
+            max_new_tokens=new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
         return out.shape[1] - 1
 
     return run
@@ -286,8 +353,10 @@ def best_times(runs: dict, repeats: int) -> dict[str, dict]:
             start = time.perf_counter()
             steps[name] = run()
             times[name].append(time.perf_counter() - start)
-    return {name: {"new_tokens": steps[name], "best_s": min(t), "median_s": statistics.median(t)}
-            for name, t in times.items()}
+    return {
+        name: {"new_tokens": steps[name], "best_s": min(t), "median_s": statistics.median(t)}
+        for name, t in times.items()
+    }
 
 
 def bench_generation(args, composer, tokenizer) -> dict:
@@ -313,14 +382,20 @@ def bench_generation(args, composer, tokenizer) -> dict:
         t["tokens_per_second"] = n * t["new_tokens"] / t["best_s"]
     tps = {k: v["tokens_per_second"] for k, v in timings.items()}
     return {
-        "idea_tokens": idea_len, "variations": n, "strength": args.strength, "steps": steps, "timings": timings,
+        "idea_tokens": idea_len,
+        "variations": n,
+        "strength": args.strength,
+        "steps": steps,
+        "timings": timings,
         "cache_speedup_grammar": tps["composer, grammar, cache"] / tps["composer, grammar, no cache"],
         "cache_speedup_no_grammar": tps["composer, no grammar, cache"] / tps["composer, no grammar, no cache"],
         "vs_gpt2_no_grammar": tps["composer, no grammar, cache"] / tps["GPT2LMHeadModel, cache"],
         "vs_gpt2_grammar": tps["composer, grammar, cache"] / tps["GPT2LMHeadModel, cache"],
         "grammar_cost": 1 - tps["composer, grammar, cache"] / tps["composer, no grammar, cache"],
-        "parameters": {"composer decoder": num_parameters(composer.decoder) + num_parameters(composer.embed_tokens),
-                       "GPT2LMHeadModel": num_parameters(gpt2)},
+        "parameters": {
+            "composer decoder": num_parameters(composer.decoder) + num_parameters(composer.embed_tokens),
+            "GPT2LMHeadModel": num_parameters(gpt2),
+        },
     }
 
 
@@ -335,8 +410,16 @@ def verdict(value: float, target: float) -> str:
 
 
 def training_section(t: dict) -> list[str]:
-    rows = [[name, f"{t['parameters'][name]:,}", f"{t['best'][name]:,.0f}", f"{t['median'][name]:,.0f}",
-             ", ".join(f"{v:,.0f}" for v in t["tokens_per_second"][name])] for name in ("composer", "stock")]
+    rows = [
+        [
+            name,
+            f"{t['parameters'][name]:,}",
+            f"{t['best'][name]:,.0f}",
+            f"{t['median'][name]:,.0f}",
+            ", ".join(f"{v:,.0f}" for v in t["tokens_per_second"][name]),
+        ]
+        for name in ("composer", "stock")
+    ]
     rows[1][0] = "BertModel + GPT2LMHeadModel"
     return [
         "### Training throughput",
@@ -353,8 +436,10 @@ def training_section(t: dict) -> list[str]:
 
 
 def generation_section(g: dict) -> list[str]:
-    rows = [[name, v["new_tokens"], f"{v['best_s']:.3f}", f"{v['median_s']:.3f}", f"{v['tokens_per_second']:,.0f}"]
-            for name, v in g["timings"].items()]
+    rows = [
+        [name, v["new_tokens"], f"{v['best_s']:.3f}", f"{v['median_s']:.3f}", f"{v['tokens_per_second']:,.0f}"]
+        for name, v in g["timings"].items()
+    ]
     return [
         "### Generation",
         "",
@@ -411,8 +496,12 @@ def parse_args(argv):
     parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: --model, or PerTok defaults)")
     parser.add_argument("--preset", default="small", help="config preset of the random model (default small)")
     parser.add_argument("--config-overrides", default="{}", help="JSON of config fields over the preset")
-    parser.add_argument("--dataset_dir", "--dataset-dir", default=DEFAULT_DATASET,
-                        help="training batches from this DatasetDict's train split (synthetic when missing)")
+    parser.add_argument(
+        "--dataset_dir",
+        "--dataset-dir",
+        default=DEFAULT_DATASET,
+        help="training batches from this DatasetDict's train split (synthetic when missing)",
+    )
     parser.add_argument("--synthetic", action="store_true", help="synthetic batches even if the dataset exists")
     parser.add_argument("--batch-size", type=int, default=16, help="training batch size (default 16, as training)")
     parser.add_argument("--max-length", type=int, default=768, help="longest training row (default 768)")
@@ -421,8 +510,9 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=3, help="interleaved training repeats (default 3)")
     parser.add_argument("--num-variations", type=int, default=4)
     parser.add_argument("--strength", type=float, default=0.5, help="variation strength of the latents")
-    parser.add_argument("--max-new-tokens", type=int, default=256,
-                        help="token budget of the grammar-constrained run (default 256)")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=256, help="token budget of the grammar-constrained run (default 256)"
+    )
     parser.add_argument("--gen-repeats", type=int, default=5, help="timed generation rounds, best kept (default 5)")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-generation", action="store_true")
@@ -446,7 +536,7 @@ def main(argv=None) -> dict:
         "command": command,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": f"python {platform.python_version()} ({platform.machine()}), torch {torch.__version__}, "
-                   f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
+        f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
         "other_training_jobs": reporting.other_training_jobs(exclude="benchmark_composer"),
         "training": None if args.skip_training else bench_training(args, composer, tokenizer),
         "generation": None if args.skip_generation else bench_generation(args, composer, tokenizer),

@@ -27,17 +27,27 @@ def run_once(inputs: list[str], num_proc: int, options: BuildOptions) -> dict:
         seconds = time.perf_counter() - start
         notes = sum(sum(dataset[s]["note_count"]) for s in dataset)
         excerpts = sum(len(dataset[s]) for s in dataset)
-    return {"num_proc": num_proc, "seconds": seconds, "files": summary.files_read, "excerpts": excerpts,
-            "notes": notes, "rejected": sum(summary.files_rejected.values())}
+    return {
+        "num_proc": num_proc,
+        "seconds": seconds,
+        "files": summary.files_read,
+        "excerpts": excerpts,
+        "notes": notes,
+        "rejected": sum(summary.files_rejected.values()),
+    }
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| num_proc | files | excerpts | notes in excerpts | wall s | files/s | notes/s | speed-up |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| num_proc | files | excerpts | notes in excerpts | wall s | files/s | notes/s | speed-up |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     base = results[0]["seconds"]
     for r in results:
-        lines.append(f"| {r['num_proc']} | {r['files']} | {r['excerpts']} | {r['notes']} | {r['seconds']:.1f} | "
-                     f"{r['files'] / r['seconds']:.1f} | {r['notes'] / r['seconds']:.0f} | {base / r['seconds']:.2f}x |")
+        lines.append(
+            f"| {r['num_proc']} | {r['files']} | {r['excerpts']} | {r['notes']} | {r['seconds']:.1f} | "
+            f"{r['files'] / r['seconds']:.1f} | {r['notes'] / r['seconds']:.0f} | {base / r['seconds']:.2f}x |"
+        )
     return "\n".join(lines)
 
 
@@ -46,7 +56,7 @@ def write_section(path: str, body: str, name: str = "dataset") -> None:
     text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n"
     block = f"{start}\n{body}\n{end}"
     if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     with open(path, "w", encoding="utf-8") as f:
@@ -63,10 +73,12 @@ def main(argv=None) -> int:
     options = BuildOptions(bars=args.bars)
     results = [run_once(args.input, n, options) for n in args.num_proc]
     command = "python scripts/benchmark_dataset.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    body = (f"## Dataset building\n\n`{command}`\n\n"
-            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}. Fresh cache folder per run; {args.bars}-bar windows, hop = bars.\n\n"
-            + table(results))
+    body = (
+        f"## Dataset building\n\n`{command}`\n\n"
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}. Fresh cache folder per run; {args.bars}-bar windows, hop = bars.\n\n"
+        + table(results)
+    )
     print(body)
     if args.output:
         write_section(args.output, body)

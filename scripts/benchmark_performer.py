@@ -62,9 +62,15 @@ def performer_config(args, tok):
     from cadenza_hf import CadenzaPerformerConfig
 
     return CadenzaPerformerConfig.from_preset(
-        args.preset, vocab_size=tok.vocab_size, pad_token_id=tok.pad_token_id, mask_token_id=tok.mask_token_id,
-        velocity_token_ids=tok.velocity_ids, microtiming_token_ids=tok.microtiming_ids,
-        max_position_embeddings=1024, **json.loads(args.config_overrides))
+        args.preset,
+        vocab_size=tok.vocab_size,
+        pad_token_id=tok.pad_token_id,
+        mask_token_id=tok.mask_token_id,
+        velocity_token_ids=tok.velocity_ids,
+        microtiming_token_ids=tok.microtiming_ids,
+        max_position_embeddings=1024,
+        **json.loads(args.config_overrides),
+    )
 
 
 def bert_like(config):
@@ -72,12 +78,18 @@ def bert_like(config):
     from transformers import BertConfig, BertForMaskedLM
 
     bert = BertConfig(
-        vocab_size=config.vocab_size, hidden_size=config.hidden_size, num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
-        hidden_act=config.hidden_act, hidden_dropout_prob=config.hidden_dropout_prob,
+        vocab_size=config.vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        hidden_act=config.hidden_act,
+        hidden_dropout_prob=config.hidden_dropout_prob,
         attention_probs_dropout_prob=config.attention_probs_dropout_prob,
-        max_position_embeddings=config.max_position_embeddings, layer_norm_eps=config.layer_norm_eps,
-        initializer_range=config.initializer_range, pad_token_id=config.pad_token_id,
+        max_position_embeddings=config.max_position_embeddings,
+        layer_norm_eps=config.layer_norm_eps,
+        initializer_range=config.initializer_range,
+        pad_token_id=config.pad_token_id,
     )
     return BertForMaskedLM(bert)
 
@@ -107,9 +119,8 @@ def synthetic_ids(tok, num: int, seed: int) -> list[list[int]]:
 
 def dataset_ids(path: str, split: str, num: int, seed: int, max_length: int) -> list[list[int]]:
     """A seeded sample of ``num`` full-id rows of ``split`` (no longer than ``max_length``)."""
-    from datasets import load_from_disk
-
     import pyarrow.compute as pc
+    from datasets import load_from_disk
 
     data = load_from_disk(path)[split]
     lengths = pc.list_value_length(data.with_format("arrow")[:]["input_ids"]).to_numpy(zero_copy_only=False)
@@ -153,12 +164,22 @@ def measure_inference(model, tok, excerpts: list, args) -> dict:
     with torch.inference_mode():
         fill_s = _median_time(lambda: fill_performance_ids(model, tok, [one]), args.latency_runs, args.warmup)
         perform_s = _median_time(lambda: perform(model, tok, one), args.latency_runs, args.warmup)
-        batch_s = _median_time(lambda: fill_performance_ids(model, tok, excerpts, batch_size=len(excerpts)),
-                               args.throughput_runs, min(args.warmup, 2))
+        batch_s = _median_time(
+            lambda: fill_performance_ids(model, tok, excerpts, batch_size=len(excerpts)),
+            args.throughput_runs,
+            min(args.warmup, 2),
+        )
     tokens = sum(len(e) for e in excerpts)
-    return {"latency_tokens": len(one), "latency_fill_ms": 1000 * fill_s, "latency_perform_ms": 1000 * perform_s,
-            "batch": len(excerpts), "batch_seconds": batch_s, "excerpts_per_s": len(excerpts) / batch_s,
-            "tokens_per_s": tokens / batch_s, "batch_tokens": tokens}
+    return {
+        "latency_tokens": len(one),
+        "latency_fill_ms": 1000 * fill_s,
+        "latency_perform_ms": 1000 * perform_s,
+        "batch": len(excerpts),
+        "batch_seconds": batch_s,
+        "excerpts_per_s": len(excerpts) / batch_s,
+        "tokens_per_s": tokens / batch_s,
+        "batch_tokens": tokens,
+    }
 
 
 # ---- training -------------------------------------------------------------------------------
@@ -193,13 +214,27 @@ def train_tokens_per_s(model, tok, rows: list, args, out_dir: str) -> tuple[floa
 
     clock, collator = StepClock(), _CountingCollator(PerformerCollator(tok))
     targs = TrainingArguments(
-        output_dir=out_dir, max_steps=args.train_steps, per_device_train_batch_size=args.train_batch_size,
-        learning_rate=5e-4, logging_strategy="no", save_strategy="no", report_to="none", disable_tqdm=True,
-        use_cpu=True, train_sampling_strategy="sequential", dataloader_pin_memory=False,
-        remove_unused_columns=False, seed=args.seed,
+        output_dir=out_dir,
+        max_steps=args.train_steps,
+        per_device_train_batch_size=args.train_batch_size,
+        learning_rate=5e-4,
+        logging_strategy="no",
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=True,
+        train_sampling_strategy="sequential",
+        dataloader_pin_memory=False,
+        remove_unused_columns=False,
+        seed=args.seed,
     )
-    trainer = LossTermsTrainer(model=model, args=targs, train_dataset=Dataset.from_dict({"input_ids": rows}),
-                               data_collator=collator, callbacks=[clock])
+    trainer = LossTermsTrainer(
+        model=model,
+        args=targs,
+        train_dataset=Dataset.from_dict({"input_ids": rows}),
+        data_collator=collator,
+        callbacks=[clock],
+    )
     trainer.remove_callback(PrinterCallback)  # keep stdout to the report
     trainer.train()
     w, s = args.train_warmup, args.train_steps
@@ -217,7 +252,7 @@ def measure_training(config, tok, rows: list, args) -> dict:
     params, batches = {}, []
     with tempfile.TemporaryDirectory() as out_dir:
         for r in range(args.repeats):
-            for name in (["performer", "bert"] if r % 2 == 0 else ["bert", "performer"]):
+            for name in ["performer", "bert"] if r % 2 == 0 else ["bert", "performer"]:
                 torch.manual_seed(args.seed)
                 model = builders[name]()
                 params[name] = model.num_parameters()
@@ -225,20 +260,29 @@ def measure_training(config, tok, rows: list, args) -> dict:
                 runs[name].append(tokens_per_s)
                 batches.append(seen)
     med = {name: statistics.median(v) for name, v in runs.items()}
-    return {"runs": runs, "median": med, "parameters": params, "ratio": med["performer"] / med["bert"],
-            "same_batches": all(b == batches[0] for b in batches), "batch_tokens": batches[0]}
+    return {
+        "runs": runs,
+        "median": med,
+        "parameters": params,
+        "ratio": med["performer"] / med["bert"],
+        "same_batches": all(b == batches[0] for b in batches),
+        "batch_tokens": batches[0],
+    }
 
 
 # ---- report ---------------------------------------------------------------------------------
 def machine_facts() -> list[str]:
-    import torch
     from importlib.metadata import version
 
+    import torch
+
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [f"python {platform.python_version()} ({platform.machine()}, {platform.system()}), "
-            f"CPUs: {os.cpu_count()} (usable {affinity})",
-            f"torch {torch.__version__}, torch threads {torch.get_num_threads()}, "
-            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, transformers {version('transformers')}"]
+    return [
+        f"python {platform.python_version()} ({platform.machine()}, {platform.system()}), "
+        f"CPUs: {os.cpu_count()} (usable {affinity})",
+        f"torch {torch.__version__}, torch threads {torch.get_num_threads()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, transformers {version('transformers')}",
+    ]
 
 
 def render(result: dict) -> str:
@@ -246,33 +290,45 @@ def render(result: dict) -> str:
     cfg = result["config"]
     ok = tr["ratio"] >= TRAIN_RATIO_TARGET
     lines = [
-        "## Performer speed", "", f"Command: `{result['command']}`", "",
+        "## Performer speed",
+        "",
+        f"Command: `{result['command']}`",
+        "",
         *[f"- {f}" for f in result["machine"]],
         f"- model: {s['model']} ({cfg['num_hidden_layers']} layers, hidden {cfg['hidden_size']}, "
         f"{cfg['num_attention_heads']} heads, intermediate {cfg['intermediate_size']}, vocab {cfg['vocab_size']}; "
         f"{tr['parameters']['performer']:,} parameters, BERT twin {tr['parameters']['bert']:,})",
-        f"- excerpts: {s['excerpts']}", f"- total run time {result['wall_seconds']:.0f} s", "",
-        "| measure | value |", "|---|---:|",
+        f"- excerpts: {s['excerpts']}",
+        f"- total run time {result['wall_seconds']:.0f} s",
+        "",
+        "| measure | value |",
+        "|---|---:|",
         f"| latency, one excerpt ({inf['latency_tokens']} tokens), fill ids (median of {s['latency_runs']}) "
         f"| {inf['latency_fill_ms']:.1f} ms |",
         f"| latency, one excerpt, `perform` (fill + decode to Score) | {inf['latency_perform_ms']:.1f} ms |",
         f"| throughput, batch {inf['batch']} (median of {s['throughput_runs']}) "
         f"| {inf['excerpts_per_s']:.1f} excerpts/s |",
         f"| throughput, batch {inf['batch']}, real tokens | {inf['tokens_per_s']:.0f} tokens/s |",
-        "", f"Training through `LossTermsTrainer` (the training scripts' Trainer), batch {s['train_batch_size']}, "
+        "",
+        f"Training through `LossTermsTrainer` (the training scripts' Trainer), batch {s['train_batch_size']}, "
         f"{s['train_steps']} steps of which the first {s['train_warmup'] + 1} are not timed, "
         f"{s['repeats']} interleaved repeats (identical batches in every run: "
         f"{'yes' if tr['same_batches'] else 'NO'}); "
         "real (unpadded) tokens/s. BERT's extra parameters are its learned position and token-type "
-        "embeddings and its MLM head transform:", "",
+        "embeddings and its MLM head transform:",
+        "",
         "| model | " + " | ".join(f"run {i + 1}" for i in range(s["repeats"])) + " | median |",
         "|---|" + "---:|" * (s["repeats"] + 1),
     ]
     for name, label in (("performer", "CadenzaPerformerForMaskedLM"), ("bert", "BertForMaskedLM (same size)")):
-        lines.append(f"| {label} | " + " | ".join(f"{v:.0f}" for v in tr["runs"][name])
-                     + f" | {tr['median'][name]:.0f} |")
-    lines += ["", f"- {'PASS' if ok else 'FAIL'}: training tokens/s performer / BERT = {tr['ratio']:.3f} "
-              f"(target >= {TRAIN_RATIO_TARGET})"]
+        lines.append(
+            f"| {label} | " + " | ".join(f"{v:.0f}" for v in tr["runs"][name]) + f" | {tr['median'][name]:.0f} |"
+        )
+    lines += [
+        "",
+        f"- {'PASS' if ok else 'FAIL'}: training tokens/s performer / BERT = {tr['ratio']:.3f} "
+        f"(target >= {TRAIN_RATIO_TARGET})",
+    ]
     return "\n".join(lines)
 
 
@@ -321,17 +377,24 @@ def main(argv=None) -> dict:
     print(f"# inference done at {time.perf_counter() - start:.0f} s", flush=True)
     config = model.config
     result = {
-        "command": reporting.command_line(argv, SCRIPT), "machine": machine_facts(),
-        "settings": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                     "model": args.model or f"random `{args.preset}` preset", "excerpts": source},
-        "config": {k: getattr(config, k) for k in ("vocab_size", "hidden_size", "num_hidden_layers",
-                                                   "num_attention_heads", "intermediate_size")},
+        "command": reporting.command_line(argv, SCRIPT),
+        "machine": machine_facts(),
+        "settings": {
+            **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "model": args.model or f"random `{args.preset}` preset",
+            "excerpts": source,
+        },
+        "config": {
+            k: getattr(config, k)
+            for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+        },
         "inference": inference,
         "training": measure_training(config, tok, train_rows, args),
     }
     result["wall_seconds"] = time.perf_counter() - start
-    reporting.emit_result(result, render(result), args.output_json, args.markdown, write_section,
-                          section_name="performer-bench")
+    reporting.emit_result(
+        result, render(result), args.output_json, args.markdown, write_section, section_name="performer-bench"
+    )
     return result
 
 

@@ -82,9 +82,18 @@ PAPER_TABLE1 = {
     "PerTok no-duration": (164, 80),
 }
 ROW_ORDER = (
-    "REMI", "REMI-p", "TSD", "TSD-p", "Structured", "Structured-p",
-    "PerTok", "PerTok-p", "PerTok no-duration",
-    "PerTok composition", "PerTok no-duration composition", "miditok PerTok (bare)",
+    "REMI",
+    "REMI-p",
+    "TSD",
+    "TSD-p",
+    "Structured",
+    "Structured-p",
+    "PerTok",
+    "PerTok-p",
+    "PerTok no-duration",
+    "PerTok composition",
+    "PerTok no-duration composition",
+    "miditok PerTok (bare)",
 )
 PERFORMANCE_PREFIXES = ("Velocity_", "MicroTiming_")
 
@@ -291,9 +300,12 @@ def build_rows() -> tuple[list[Row], dict]:
 
     rows, build_s = [], {}
     specs = [
-        ("REMI", REMI, BEAT_RES_16TH), ("REMI-p", REMI, BEAT_RES_P),
-        ("TSD", TSD, BEAT_RES_16TH), ("TSD-p", TSD, BEAT_RES_P),
-        ("Structured", Structured, BEAT_RES_16TH), ("Structured-p", Structured, BEAT_RES_P),
+        ("REMI", REMI, BEAT_RES_16TH),
+        ("REMI-p", REMI, BEAT_RES_P),
+        ("TSD", TSD, BEAT_RES_16TH),
+        ("TSD-p", TSD, BEAT_RES_P),
+        ("Structured", Structured, BEAT_RES_16TH),
+        ("Structured-p", Structured, BEAT_RES_P),
     ]
     for name, cls, beat_res in specs:
         start = time.perf_counter()
@@ -311,8 +323,9 @@ def build_rows() -> tuple[list[Row], dict]:
         rows.append(Row(name, tok.vocab_size, pitched_vocab(tok.vocab), wrapper_length(tok)))
         if name != "PerTok-p":
             comp = composition_vocab(tok.vocab)
-            rows.append(Row(f"{name} composition", len(comp), pitched_vocab(comp),
-                            wrapper_length(tok, composition=True)))
+            rows.append(
+                Row(f"{name} composition", len(comp), pitched_vocab(comp), wrapper_length(tok, composition=True))
+            )
     start = time.perf_counter()
     bare = bare_pertok()
     build_s["miditok PerTok (bare)"] = time.perf_counter() - start
@@ -425,12 +438,28 @@ def excerpt_table(samples: list[Sample], stats: dict, bar_lengths: list[int]) ->
             refused, visited = stats.get((kind, bars), (0, 0))
             notes = [s.num_notes for s in group]
             early = sum(1 for s in group if s.num_notes and s.excerpt.score.tracks[0].notes.numpy()["time"].min() < 0)
-            body.append([
-                kind, f"{dataset} {track if isinstance(track, str) else 'drum track'}", bars, len(group),
-                visited, refused, f"{statistics.fmean(notes):.1f}" if notes else "-", early,
-            ])
-    header = ["kind", "source", "bars", "windows", "files visited", "windows refused", "mean notes",
-              "with notes ahead of bar 1"]
+            body.append(
+                [
+                    kind,
+                    f"{dataset} {track if isinstance(track, str) else 'drum track'}",
+                    bars,
+                    len(group),
+                    visited,
+                    refused,
+                    f"{statistics.fmean(notes):.1f}" if notes else "-",
+                    early,
+                ]
+            )
+    header = [
+        "kind",
+        "source",
+        "bars",
+        "windows",
+        "files visited",
+        "windows refused",
+        "mean notes",
+        "with notes ahead of bar 1",
+    ]
     return md_table(header, body)
 
 
@@ -445,8 +474,16 @@ def length_table(rows: list[Row], bars: int) -> str:
         paper = PAPER_TABLE1.get(row.name, ("-", "-"))
         name = f"**{row.name}**" if row.name.startswith("PerTok") else row.name
         body.append([name, row.vocab_size, row.pitched_vocab_size, *means, *paper])
-    header = ["tokenizer", "vocab", "vocab w/o PitchDrum", "len polyphonic", "len monophonic", "len drums",
-              "paper vocab", "paper len"]
+    header = [
+        "tokenizer",
+        "vocab",
+        "vocab w/o PitchDrum",
+        "len polyphonic",
+        "len monophonic",
+        "len drums",
+        "paper vocab",
+        "paper len",
+    ]
     return md_table(header, body)
 
 
@@ -458,49 +495,59 @@ def throughput_table(result: dict) -> tuple[str, float]:
     wrapper, engine, bare = list(result["seconds"])
     for name in result["seconds"]:
         ms = 1000 * min(result["seconds"][name]) / result["excerpts"]
-        body.append([name, f"{best[name]:,.0f}", f"{median[name]:,.0f}", f"{ms:.3f}",
-                     f"{best[name] / best[bare]:.2f}", f"{median[name] / median[bare]:.2f}"])
+        body.append(
+            [
+                name,
+                f"{best[name]:,.0f}",
+                f"{median[name]:,.0f}",
+                f"{ms:.3f}",
+                f"{best[name] / best[bare]:.2f}",
+                f"{median[name] / median[bare]:.2f}",
+            ]
+        )
     header = ["encoder", "best notes/s", "median notes/s", "best ms/excerpt", "best vs bare", "median vs bare"]
     return md_table(header, body), best[wrapper] / best[bare]
 
 
 def config_notes() -> str:
     """Exactly what each row is."""
-    return "\n".join([
-        "- All miditok rows: `TokenizerConfig(pitch_range=(21, 108), drums_pitch_range=(22, 81), "
-        "num_velocities=32, special_tokens=['PAD', 'BOS', 'EOS', 'MASK'], use_velocities=True, "
-        "use_chords=False, use_rests=False, use_tempos=False, use_time_signatures=False, use_programs=False, "
-        "use_sustain_pedals=False, use_pitch_bends=False, use_pitchdrum_tokens=True)` (pitch ranges as the "
-        "wrapper's, so every row drops the same notes); drum tracks keep miditok's default Duration tokens.",
-        f"- REMI / TSD / Structured: `beat_res={BEAT_RES_16TH}` (16th grid, durations and shifts up to 8 beats); "
-        f"the -p rows `beat_res={BEAT_RES_P}` (440 positions per quarter: miditok resamples the excerpt to 440 tpq). "
-        "This grid reproduces the paper's vocabulary differences exactly (REMI-p - REMI = 5232, TSD-p - TSD = 6976, "
-        "Structured-p - Structured = 6976); the absolute sizes differ by a constant that depends on the pitch "
-        "ranges and PitchDrum tokens (the paper does not give them).",
-        "- PerTok rows are `cadenza_hf.PerTokTokenizer`: **PerTok** = `PerTokTokenizer(use_microtiming=False)`, "
-        "**PerTok-p** = `PerTokTokenizer()` (microtiming on: 31 MicroTiming tokens over +-0.125 beat), "
-        "**PerTok no-duration** = `PerTokTokenizer(use_microtiming=False, use_durations=False)`; all use grids "
-        "16ths + 8th-triplets + quarter-triplets at 480 tpq, 32 velocities, and drums never carry durations. "
-        "Length = `len(tok.encode_excerpt(excerpt, add_special_tokens=False))` (every bar opens with `Bar`, "
-        "empty trailing bars included).",
-        "- PerTok composition rows: the same ids through `tok.composition_ids` (Bar/TimeShift/Pitch/Duration "
-        "only: Velocity and MicroTiming dropped); vocab = the vocabulary without Velocity/MicroTiming tokens. "
-        "The paper's PerTok and PerTok no-duration rows count these: its vocabularies give PerTok-p - PerTok "
-        "= 259 - 196 = 63 = 32 Velocity + 31 MicroTiming tokens, and its lengths PerTok-p - PerTok = 109 = "
-        "2 x (PerTok - PerTok no-duration = 54 notes), i.e. two performance tokens per note. Our PerTok row "
-        "(`use_microtiming=False`) keeps Velocity, so it is one token per note longer than the paper's.",
-        f"- miditok PerTok (bare): `miditok.PerTok` with `beat_res={BARE_PERTOK_BEAT_RES}` (the docstring's "
-        "`{(0, 4): 4, (0, 4): 3}` repeats a key and keeps only the triplets), `ticks_per_quarter=480`, "
-        "`use_microtiming=True`, `max_microtiming_shift=0.125`, `num_microtiming_bins=30`, plus the shared "
-        "settings above.",
-        "- Length of a miditok row = `len(tokenizer.encode(score)[0])`, the single track's TokSequence (no "
-        "BOS/EOS), encoding a copy of the window in which onsets before tick 0 (played ahead of bar 1) are "
-        "moved to tick 0, as a MIDI file stores them (the -p rows otherwise emit `Position_-53`, outside the "
-        "vocabulary). miditok's `encode()` bins velocities in the Score it is given, so it always gets a copy.",
-        "- Vocab w/o PitchDrum: the vocabulary minus PitchDrum tokens, closer to the paper's pitched-only "
-        "corpus. Paper columns: Table 1 (2,000 polyphonic 4- and 8-bar files from audio production, "
-        "lengths over both).",
-    ])
+    return "\n".join(
+        [
+            "- All miditok rows: `TokenizerConfig(pitch_range=(21, 108), drums_pitch_range=(22, 81), "
+            "num_velocities=32, special_tokens=['PAD', 'BOS', 'EOS', 'MASK'], use_velocities=True, "
+            "use_chords=False, use_rests=False, use_tempos=False, use_time_signatures=False, use_programs=False, "
+            "use_sustain_pedals=False, use_pitch_bends=False, use_pitchdrum_tokens=True)` (pitch ranges as the "
+            "wrapper's, so every row drops the same notes); drum tracks keep miditok's default Duration tokens.",
+            f"- REMI / TSD / Structured: `beat_res={BEAT_RES_16TH}` (16th grid, durations and shifts up to 8 beats); "
+            f"the -p rows `beat_res={BEAT_RES_P}` (440 positions per quarter: miditok resamples the excerpt to 440 tpq). "
+            "This grid reproduces the paper's vocabulary differences exactly (REMI-p - REMI = 5232, TSD-p - TSD = 6976, "
+            "Structured-p - Structured = 6976); the absolute sizes differ by a constant that depends on the pitch "
+            "ranges and PitchDrum tokens (the paper does not give them).",
+            "- PerTok rows are `cadenza_hf.PerTokTokenizer`: **PerTok** = `PerTokTokenizer(use_microtiming=False)`, "
+            "**PerTok-p** = `PerTokTokenizer()` (microtiming on: 31 MicroTiming tokens over +-0.125 beat), "
+            "**PerTok no-duration** = `PerTokTokenizer(use_microtiming=False, use_durations=False)`; all use grids "
+            "16ths + 8th-triplets + quarter-triplets at 480 tpq, 32 velocities, and drums never carry durations. "
+            "Length = `len(tok.encode_excerpt(excerpt, add_special_tokens=False))` (every bar opens with `Bar`, "
+            "empty trailing bars included).",
+            "- PerTok composition rows: the same ids through `tok.composition_ids` (Bar/TimeShift/Pitch/Duration "
+            "only: Velocity and MicroTiming dropped); vocab = the vocabulary without Velocity/MicroTiming tokens. "
+            "The paper's PerTok and PerTok no-duration rows count these: its vocabularies give PerTok-p - PerTok "
+            "= 259 - 196 = 63 = 32 Velocity + 31 MicroTiming tokens, and its lengths PerTok-p - PerTok = 109 = "
+            "2 x (PerTok - PerTok no-duration = 54 notes), i.e. two performance tokens per note. Our PerTok row "
+            "(`use_microtiming=False`) keeps Velocity, so it is one token per note longer than the paper's.",
+            f"- miditok PerTok (bare): `miditok.PerTok` with `beat_res={BARE_PERTOK_BEAT_RES}` (the docstring's "
+            "`{(0, 4): 4, (0, 4): 3}` repeats a key and keeps only the triplets), `ticks_per_quarter=480`, "
+            "`use_microtiming=True`, `max_microtiming_shift=0.125`, `num_microtiming_bins=30`, plus the shared "
+            "settings above.",
+            "- Length of a miditok row = `len(tokenizer.encode(score)[0])`, the single track's TokSequence (no "
+            "BOS/EOS), encoding a copy of the window in which onsets before tick 0 (played ahead of bar 1) are "
+            "moved to tick 0, as a MIDI file stores them (the -p rows otherwise emit `Position_-53`, outside the "
+            "vocabulary). miditok's `encode()` bins velocities in the Score it is given, so it always gets a copy.",
+            "- Vocab w/o PitchDrum: the vocabulary minus PitchDrum tokens, closer to the paper's pitched-only "
+            "corpus. Paper columns: Table 1 (2,000 polyphonic 4- and 8-bar files from audio production, "
+            "lengths over both).",
+        ]
+    )
 
 
 def render(args, argv, facts, samples, stats, rows, build_s, throughput, profile_text) -> tuple[str, float]:

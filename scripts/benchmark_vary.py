@@ -68,30 +68,46 @@ def summary(times: list[float]) -> dict:
 def bench_command(args, idea: Path, work: Path, env: dict) -> dict:
     base = cadenza_command()
     models = (["--composer", args.composer] if args.composer else []) + sum(
-        (["--performer", p] for p in args.performer or []), [])
+        (["--performer", p] for p in args.performer or []), []
+    )
     help_times = [run_timed(base + ["--help"], env) for _ in range(args.repeats)]
     import_cmd = [sys.executable, "-c", "import cadenza_hf, transformers.pipelines"]
     import_times = [run_timed(import_cmd, env) for _ in range(args.repeats)]
     vary_times, digests = [], set()
     for run in range(args.repeats + 1):  # run 0 warms the file cache
         out = work / f"vary{run}"
-        cmd = base + ["vary", str(idea), "-n", str(args.num_variations), "-o", str(out), "--seed", str(args.seed),
-                      "--bars", str(args.bars), *models]
+        cmd = base + [
+            "vary",
+            str(idea),
+            "-n",
+            str(args.num_variations),
+            "-o",
+            str(out),
+            "--seed",
+            str(args.seed),
+            "--bars",
+            str(args.bars),
+            *models,
+        ]
         seconds = run_timed(cmd, env)
         digests.add(folder_digest(out))
         if run:
             vary_times.append(seconds)
-    return {"help": summary(help_times), "import": summary(import_times), "vary": summary(vary_times),
-            "identical_outputs": len(digests) == 1}
+    return {
+        "help": summary(help_times),
+        "import": summary(import_times),
+        "vary": summary(vary_times),
+        "identical_outputs": len(digests) == 1,
+    }
 
 
 def bench_in_process(args, idea: Path) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    import cadenza_hf  # noqa: F401  (registers the pipelines)
     from transformers import pipeline
 
+    import cadenza_hf  # noqa: F401  (registers the pipelines)
     from cadenza_hf.hub import defaults
 
     # the task's registered default is read on import; resolve it now ($CADENZA_CHECKPOINTS)
@@ -111,8 +127,7 @@ def bench_in_process(args, idea: Path) -> dict:
         start = time.perf_counter()
         pipe(str(idea), **call)
         call_times.append(time.perf_counter() - start)
-    return {"load": summary(load_times[1:]), "call": summary(call_times),
-            "composition_tokens": tokens}
+    return {"load": summary(load_times[1:]), "call": summary(call_times), "composition_tokens": tokens}
 
 
 def render(result: dict) -> str:
@@ -136,7 +151,7 @@ def render(result: dict) -> str:
         f"{cmd['vary']['median_s']:.2f} | {cmd['vary']['best_s']:.2f} |",
         f"| `import cadenza_hf, transformers.pipelines` (fresh process) | {cmd['import']['median_s']:.2f} | "
         f"{cmd['import']['best_s']:.2f} |",
-        f"| `pipeline(\"midi-variation\")` (loading the models) | {proc['load']['median_s']:.2f} | "
+        f'| `pipeline("midi-variation")` (loading the models) | {proc["load"]["median_s"]:.2f} | '
         f"{proc['load']['best_s']:.2f} |",
         f"| model time alone: the pipeline call | {proc['call']['median_s']:.2f} | {proc['call']['best_s']:.2f} |",
         "",
@@ -177,14 +192,15 @@ def main(argv=None) -> dict:
             "command": command,
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "machine": f"python {platform.python_version()} ({platform.machine()}), {os.cpu_count()} CPUs, "
-                       f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}",
+            f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}",
             "models": f"composer {args.composer or 'shipped'}, performers {args.performer or 'shipped'}",
             "other_jobs": reporting.other_training_jobs(exclude="benchmark_vary"),
             "command_runs": bench_command(args, idea, work, env),
             "in_process": bench_in_process(args, idea),
         }
-    reporting.emit_result(result, render(result), args.output_json, args.markdown, write_section,
-                          section_name="vary-bench")
+    reporting.emit_result(
+        result, render(result), args.output_json, args.markdown, write_section, section_name="vary-bench"
+    )
     return result
 
 

@@ -125,8 +125,14 @@ def package(args) -> dict[str, Path]:
         staged, total = {}, 0
         for role, run in runs.items():
             staged[role] = Path(tmp) / ROLES[role][0]
-            total += stage(role, Path(run), getattr(args, f"{role}_eval"), Path(args.cards), staged[role],
-                           int(args.max_file_mb * MB))
+            total += stage(
+                role,
+                Path(run),
+                getattr(args, f"{role}_eval"),
+                Path(args.cards),
+                staged[role],
+                int(args.max_file_mb * MB),
+            )
         if total > args.max_total_mb * MB:
             raise PackagingError(f"{total / MB:.1f} MB in all is over the {args.max_total_mb:.0f} MB limit")
         check_shared_vocab(staged)
@@ -139,7 +145,9 @@ def package(args) -> dict[str, Path]:
             done[role] = final
     for role, path in done.items():
         size = sum(p.stat().st_size for p in path.iterdir())
-        print(f"{role}: {runs[role]} -> {path} ({size / MB:.1f} MB: {', '.join(sorted(p.name for p in path.iterdir()))})")
+        print(
+            f"{role}: {runs[role]} -> {path} ({size / MB:.1f} MB: {', '.join(sorted(p.name for p in path.iterdir()))})"
+        )
     return done
 
 
@@ -172,8 +180,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for role in ROLES:
         parser.add_argument(f"--{role}", help=f"trained {role} folder (a training run's output_dir)")
-        parser.add_argument(f"--{role}-eval", default=None, help=f"evaluation JSON for the {role} card's {{{{eval.*}}}}")
-    parser.add_argument("--output", default=str(defaults.PACKAGED_ROOT), help="checkpoints folder (default: the package's)")
+        parser.add_argument(
+            f"--{role}-eval", default=None, help=f"evaluation JSON for the {role} card's {{{{eval.*}}}}"
+        )
+    parser.add_argument(
+        "--output", default=str(defaults.PACKAGED_ROOT), help="checkpoints folder (default: the package's)"
+    )
     parser.add_argument("--cards", default=str(REPO / "model_cards"), help="card templates folder")
     parser.add_argument("--max-file-mb", type=float, default=30.0)
     parser.add_argument("--max-total-mb", type=float, default=60.0)

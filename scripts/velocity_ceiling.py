@@ -38,10 +38,28 @@ SCRIPT = "scripts/velocity_ceiling.py"
 START_MARK, END_MARK = "<!-- velocity-ceiling:start -->", "<!-- velocity-ceiling:end -->"
 COLLECTION_OFFSET = {"groove": 0, "pop909": 1}  # evaluate_performer.py seeds collection k with seed + k
 SCORE_FEATURES = [
-    "pitch", "duration_16ths", "bar_position_16ths", "on_beat", "on_downbeat", "bar_index", "chord_size",
-    "rank_from_top", "is_top", "is_bottom", "pitch_minus_excerpt_mean", "notes_within_a_beat", "gap_before",
-    "gap_after", "excerpt_notes", "excerpt_pitch_mean", "excerpt_pitch_std", "excerpt_pitch_range",
-    "excerpt_mean_duration", "excerpt_mean_chord_size", "excerpt_off_grid_share", "meter_numerator",
+    "pitch",
+    "duration_16ths",
+    "bar_position_16ths",
+    "on_beat",
+    "on_downbeat",
+    "bar_index",
+    "chord_size",
+    "rank_from_top",
+    "is_top",
+    "is_bottom",
+    "pitch_minus_excerpt_mean",
+    "notes_within_a_beat",
+    "gap_before",
+    "gap_after",
+    "excerpt_notes",
+    "excerpt_pitch_mean",
+    "excerpt_pitch_std",
+    "excerpt_pitch_range",
+    "excerpt_mean_duration",
+    "excerpt_mean_chord_size",
+    "excerpt_off_grid_share",
+    "meter_numerator",
 ]
 
 
@@ -71,12 +89,34 @@ def note_table(tok, row: dict) -> tuple[np.ndarray, np.ndarray]:
     gaps = np.diff(onsets) / sixteenth
     before = np.concatenate(([-1.0], gaps))[chord_index]
     after = np.concatenate((gaps, [-1.0]))[chord_index]
-    excerpt = [len(onset), pitch.mean(), pitch.std(), np.ptp(pitch), duration.mean() / sixteenth, size.mean(),
-               np.mean(onset % sixteenth != 0), num]
-    per_note = np.column_stack([
-        pitch, duration / sixteenth, pos, onset % beat == 0, onset % bar_ticks == 0, onset // bar_ticks, size,
-        rank, rank == 0, rank == size - 1, pitch - pitch.mean(), near.sum(1), before, after,
-    ])
+    excerpt = [
+        len(onset),
+        pitch.mean(),
+        pitch.std(),
+        np.ptp(pitch),
+        duration.mean() / sixteenth,
+        size.mean(),
+        np.mean(onset % sixteenth != 0),
+        num,
+    ]
+    per_note = np.column_stack(
+        [
+            pitch,
+            duration / sixteenth,
+            pos,
+            onset % beat == 0,
+            onset % bar_ticks == 0,
+            onset // bar_ticks,
+            size,
+            rank,
+            rank == 0,
+            rank == size - 1,
+            pitch - pitch.mean(),
+            near.sum(1),
+            before,
+            after,
+        ]
+    )
     return np.column_stack([per_note, np.tile(excerpt, (len(onset), 1))]), velocity
 
 
@@ -96,9 +136,15 @@ def fit_and_score(x_train, y_train, x_test, y_test, seed: int, categorical=None)
     """Held-out MAE of a median-estimating gradient-boosted regressor."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    model = HistGradientBoostingRegressor(loss="absolute_error", max_iter=400, learning_rate=0.05,
-                                          early_stopping=True, validation_fraction=0.1, random_state=seed,
-                                          categorical_features=categorical)
+    model = HistGradientBoostingRegressor(
+        loss="absolute_error",
+        max_iter=400,
+        learning_rate=0.05,
+        early_stopping=True,
+        validation_fraction=0.1,
+        random_state=seed,
+        categorical_features=categorical,
+    )
     model.fit(x_train, y_train)
     return float(np.abs(model.predict(x_test) - y_test).mean())
 
@@ -110,8 +156,12 @@ def parse_args(argv):
     p.add_argument("--split", default=None, help="held-out split (default: test for pop909, validation for groove)")
     p.add_argument("--num-excerpts", type=int, default=500, help="held-out excerpts (default 500, as the evaluation)")
     p.add_argument("--num-train", type=int, default=4000, help="train excerpts to fit on (default 4000)")
-    p.add_argument("--max-length", type=int, default=1024,
-                   help="held-out length limit, the performer's max_position_embeddings (default 1024)")
+    p.add_argument(
+        "--max-length",
+        type=int,
+        default=1024,
+        help="held-out length limit, the performer's max_position_embeddings (default 1024)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--performer-eval", type=Path, help="evaluate_performer.py JSON, to quote the performer's MAE")
     p.add_argument("--output-json", type=Path)
@@ -143,11 +193,21 @@ def evaluate(args, argv: list[str]) -> dict:
         {"method": f"train mean velocity ({y_tr.mean():.1f})", "mae": float(np.abs(y_te - y_tr.mean()).mean())},
         {"method": "train median velocity", "mae": float(np.abs(y_te - np.median(y_tr)).mean())},
         {"method": "train mean of the excerpt's track", "mae": float(np.abs(y_te - per_track).mean())},
-        {"method": f"gradient boosting on {len(SCORE_FEATURES)} score features",
-         "mae": fit_and_score(x_tr, y_tr, x_te, y_te, args.seed)},
-        {"method": "gradient boosting on the score features + track name (not given to a performer)",
-         "mae": fit_and_score(np.column_stack([x_tr, t_tr]), y_tr, np.column_stack([x_te, t_te]), y_te, args.seed,
-                              categorical=[False] * len(SCORE_FEATURES) + [True])},
+        {
+            "method": f"gradient boosting on {len(SCORE_FEATURES)} score features",
+            "mae": fit_and_score(x_tr, y_tr, x_te, y_te, args.seed),
+        },
+        {
+            "method": "gradient boosting on the score features + track name (not given to a performer)",
+            "mae": fit_and_score(
+                np.column_stack([x_tr, t_tr]),
+                y_tr,
+                np.column_stack([x_te, t_te]),
+                y_te,
+                args.seed,
+                categorical=[False] * len(SCORE_FEATURES) + [True],
+            ),
+        },
         {"method": "oracle: each excerpt's own real mean velocity", "mae": float(oracle.mean())},
     ]
     if args.performer_eval:
@@ -159,10 +219,20 @@ def evaluate(args, argv: list[str]) -> dict:
         r["vs_mean_baseline"] = r["mae"] / baseline
     return {
         "command": reporting.command_line(argv, SCRIPT),
-        "settings": {"dataset": args.dataset, "collection": args.collection, "held_out_split": split,
-                     "seed": args.seed, "max_length": args.max_length, "features": SCORE_FEATURES},
-        "sizes": {"held_out_excerpts": len(held), "held_out_notes": int(len(y_te)), "train_excerpts": len(train),
-                  "train_notes": int(len(y_tr))},
+        "settings": {
+            "dataset": args.dataset,
+            "collection": args.collection,
+            "held_out_split": split,
+            "seed": args.seed,
+            "max_length": args.max_length,
+            "features": SCORE_FEATURES,
+        },
+        "sizes": {
+            "held_out_excerpts": len(held),
+            "held_out_notes": int(len(y_te)),
+            "train_excerpts": len(train),
+            "train_notes": int(len(y_tr)),
+        },
         "rows": rows,
         "target_mae": 0.8 * baseline,
         "wall_seconds": time.perf_counter() - start,
@@ -172,14 +242,18 @@ def evaluate(args, argv: list[str]) -> dict:
 def render(result: dict) -> str:
     s, n = result["settings"], result["sizes"]
     lines = [
-        f"### How predictable is velocity from the score? ({s['collection']})", "",
-        f"Command: `{result['command']}`", "",
+        f"### How predictable is velocity from the score? ({s['collection']})",
+        "",
+        f"Command: `{result['command']}`",
+        "",
         f"A gradient-boosted regressor (absolute-error loss) fitted on {n['train_notes']} notes of "
         f"{n['train_excerpts']} train excerpts, scored on {n['held_out_notes']} notes of the "
         f"{n['held_out_excerpts']} held-out excerpts the performer evaluation uses ({s['held_out_split']} split, "
         f"seed {s['seed']}). The issue's target is {result['target_mae']:.2f} (0.8 x the mean baseline). "
-        f"Wall time {result['wall_seconds']:.0f} s.", "",
-        "| predictor | velocity MAE | / mean baseline |", "|---|---|---|",
+        f"Wall time {result['wall_seconds']:.0f} s.",
+        "",
+        "| predictor | velocity MAE | / mean baseline |",
+        "|---|---|---|",
     ]
     lines += [f"| {r['method']} | {r['mae']:.2f} | {r['vs_mean_baseline']:.3f} |" for r in result["rows"]]
     return "\n".join(lines) + "\n"
@@ -195,8 +269,9 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     print("# " + reporting.command_line(argv, SCRIPT), flush=True)
     result = evaluate(args, argv)
-    reporting.emit_result(result, render(result), args.output_json, args.markdown, write_section,
-                          section_name="velocity-ceiling")
+    reporting.emit_result(
+        result, render(result), args.output_json, args.markdown, write_section, section_name="velocity-ceiling"
+    )
     return result
 
 

@@ -93,8 +93,9 @@ def copy_groove(data_dir: Path, root: Path, train: int, validation: int, keep=la
     groove = root / "groove"
     info = _read_table(data_dir / "groove" / "info.csv")
     candidates = [r for r in info if keep(r)]
-    picked = ([r for r in candidates if r["split"] == "train"][:train]
-              + [r for r in candidates if r["split"] == "validation"][:validation])
+    picked = [r for r in candidates if r["split"] == "train"][:train] + [
+        r for r in candidates if r["split"] == "validation"
+    ][:validation]
     for r in picked:
         (groove / r["midi_filename"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(data_dir / "groove" / r["midi_filename"], groove / r["midi_filename"])

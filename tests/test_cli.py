@@ -69,8 +69,9 @@ def test_vary_without_seed_prints_the_seed_it_drew(pop909_file, tmp_path, capsys
 
 @pytest.mark.parametrize("kind", ["drums", "melody", "polyphonic"])
 def test_generate(kind, tmp_path, capsys):
-    code, out, err = _run(["generate", "-n", "2", "--kind", kind, "--seed", "3", "--time-signature", "3/4",
-                           "-o", tmp_path], capsys)
+    code, out, err = _run(
+        ["generate", "-n", "2", "--kind", kind, "--seed", "3", "--time-signature", "3/4", "-o", tmp_path], capsys
+    )
     assert code == 0, err
     assert _files(tmp_path) == [f"{kind}_idea1.mid", f"{kind}_idea2.mid"]
 
@@ -82,8 +83,22 @@ def test_perform_routes_a_real_drum_file_and_keeps_its_notes(groove_file, tmp_pa
     assert code == 0, err
     score = read_midi(str(tmp_path / "p.mid"))
     assert score.tracks[0].is_drum and score.note_num() == tokenizer.extract_excerpt(groove_file).score.note_num()
-    assert _run(["perform", groove_file, "-o", tmp_path / "q.mid", "--seed", "1", "--performer",
-                 f"drums={os.environ['CADENZA_CHECKPOINTS']}/performer-drums"], capsys)[0] == 0
+    assert (
+        _run(
+            [
+                "perform",
+                groove_file,
+                "-o",
+                tmp_path / "q.mid",
+                "--seed",
+                "1",
+                "--performer",
+                f"drums={os.environ['CADENZA_CHECKPOINTS']}/performer-drums",
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     assert (tmp_path / "p.mid").read_bytes() == (tmp_path / "q.mid").read_bytes()
     argv = ["perform", groove_file, "--temperature", "0", "--point-estimate", "median"]
     assert _run([*argv, "-o", tmp_path / "m1.mid", "--seed", "1"], capsys)[0] == 0
@@ -103,15 +118,32 @@ def test_interpolate(pop909_file, tmp_path, capsys):
 
 
 def test_explicit_models(tiny_root, pop909_file, tmp_path, capsys):
-    argv = ["vary", pop909_file, "-n", "1", "--seed", "2", "--composer", tiny_root / "composer",
-            "--performer", tiny_root / "performer-pitched", "-o", tmp_path]
+    argv = [
+        "vary",
+        pop909_file,
+        "-n",
+        "1",
+        "--seed",
+        "2",
+        "--composer",
+        tiny_root / "composer",
+        "--performer",
+        tiny_root / "performer-pitched",
+        "-o",
+        tmp_path,
+    ]
     assert _run(argv, capsys)[0] == 0
 
 
 # ---- bad input: one line on stderr, exit 2, no output left behind -------------------------
 def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
-    files = {"missing": tmp_path / "missing.mid", "text": tmp_path / "notes.mid", "empty": tmp_path / "empty.mid",
-             "truncated": tmp_path / "cut.mid", "folder": tmp_path / "a_folder.mid"}
+    files = {
+        "missing": tmp_path / "missing.mid",
+        "text": tmp_path / "notes.mid",
+        "empty": tmp_path / "empty.mid",
+        "truncated": tmp_path / "cut.mid",
+        "folder": tmp_path / "a_folder.mid",
+    }
     files["text"].write_text("these are not MIDI bytes at all")
     files["empty"].write_bytes(b"")
     files["truncated"].write_bytes(simple_midi()[:-20])
@@ -119,13 +151,16 @@ def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
-@pytest.mark.parametrize("case, match", [
-    ("missing", "cannot read file"),
-    ("text", "not a MIDI file"),
-    ("empty", "empty input"),
-    ("truncated", "truncated"),
-    ("folder", "is a directory"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("missing", "cannot read file"),
+        ("text", "not a MIDI file"),
+        ("empty", "empty input"),
+        ("truncated", "truncated"),
+        ("folder", "is a directory"),
+    ],
+)
 @pytest.mark.parametrize("command", ["vary", "perform"])
 def test_unreadable_inputs(case, match, command, tmp_path, capsys):
     path = _bad_inputs(tmp_path)[case]
@@ -140,17 +175,20 @@ def test_unreadable_inputs(case, match, command, tmp_path, capsys):
     assert _files(out) == []
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["--track", "DRUMS"], "no track named 'DRUMS'"),
-    (["--track", "9"], "track 9 does not exist"),
-    (["--start-bar", "5000"], "is past the end"),
-    (["--strength", "1.5"], "--strength must be in [0.0, 1.0]"),
-    (["-n", "0"], "-n must be in [1, 64]"),
-    (["--bars", "0"], "--bars must be >= 1"),
-    (["--temperature", "-1"], "--temperature must be >= 0"),
-    (["--composer", "/nonexistent/composer"], "cannot load the models"),
-    (["--performer", "drums=/x", "--performer", "/y"], "name the kind of every performer"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--track", "DRUMS"], "no track named 'DRUMS'"),
+        (["--track", "9"], "track 9 does not exist"),
+        (["--start-bar", "5000"], "is past the end"),
+        (["--strength", "1.5"], "--strength must be in [0.0, 1.0]"),
+        (["-n", "0"], "-n must be in [1, 64]"),
+        (["--bars", "0"], "--bars must be >= 1"),
+        (["--temperature", "-1"], "--temperature must be >= 0"),
+        (["--composer", "/nonexistent/composer"], "cannot load the models"),
+        (["--performer", "drums=/x", "--performer", "/y"], "name the kind of every performer"),
+    ],
+)
 def test_bad_options(pop909_file, argv, match, tmp_path, capsys):
     code, _, err = _run(["vary", pop909_file, "-o", tmp_path / "out", *argv], capsys)
     assert code == 2 and match in err and err.count("\n") == 1
@@ -207,8 +245,18 @@ def test_help_is_instant_and_lists_every_command():
         out = subprocess.run([sys.executable, "-m", "cadenza_hf.cli", "--help"], capture_output=True, text=True)
         times.append(time.perf_counter() - start)
     assert min(times) < 1.0
-    for command in ("example", "roundtrip", "vary", "generate", "perform", "interpolate", "train", "evaluate",
-                    "build-dataset", "push"):
+    for command in (
+        "example",
+        "roundtrip",
+        "vary",
+        "generate",
+        "perform",
+        "interpolate",
+        "train",
+        "evaluate",
+        "build-dataset",
+        "push",
+    ):
         assert command in out.stdout
 
 

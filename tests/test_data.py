@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from cadenza_hf import read_midi
-from cadenza_hf.tokenization.alignment import grid_hit_rate, load_pop909_song
 from cadenza_hf.data import BuildOptions, ComposerCollator, PerformerCollator, build_dataset, build_streaming
 from cadenza_hf.data.sources import discover
+from cadenza_hf.tokenization.alignment import grid_hit_rate, load_pop909_song
 
 from .midi_factory import copy_groove, copy_pop909, header, simple_midi, track_chunk
 
@@ -84,7 +84,9 @@ def test_splits_are_disjoint_by_source_and_groove_split_is_honoured(built, colle
     assert not sources["train"] & sources["validation"]
     assert not sources["train"] & sources["test"]
     assert not sources["validation"] & sources["test"]
-    info = {f"groove/{r['midi_filename']}": r["split"] for r in csv.DictReader(open(collection / "groove" / "info.csv"))}
+    info = {
+        f"groove/{r['midi_filename']}": r["split"] for r in csv.DictReader(open(collection / "groove" / "info.csv"))
+    }
     for split, names in sources.items():
         for name in names:
             if name in info:
@@ -177,9 +179,20 @@ def test_build_script_saves_to_disk(collection, tmp_path):
     script = Path(__file__).resolve().parents[1] / "scripts" / "build_dataset.py"
     out = tmp_path / "ds"
     res = subprocess.run(
-        [sys.executable, str(script), "--input", str(collection / "groove"), "--output", str(out),
-         "--cache-dir", str(tmp_path / "cache"), "--num-proc", "2"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(script),
+            "--input",
+            str(collection / "groove"),
+            "--output",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--num-proc",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "files read: 18" in res.stdout
@@ -192,6 +205,7 @@ def test_onset_estimate_aligns_without_beat_files(data_dir, pop909_index):
     from cadenza_hf.tokenization.alignment import align_by_onsets
 
     songs = [s for s in sorted(pop909_index) if pop909_index[s]["num_beats_per_measure"] == "2"][:12]
-    rates = [grid_hit_rate(align_by_onsets(read_midi(data_dir / "pop909" / s / f"{s}.mid")), track="PIANO")
-             for s in songs]
+    rates = [
+        grid_hit_rate(align_by_onsets(read_midi(data_dir / "pop909" / s / f"{s}.mid")), track="PIANO") for s in songs
+    ]
     assert np.mean(rates) >= 0.85

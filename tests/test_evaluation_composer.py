@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-
 import json
 import math
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,14 @@ from .midi_factory import copy_pop909
 from .script_loader import load_script
 
 TEST_SONGS = ["014", "125"]  # POP909 songs in the test split; 014 is in 12/8
-TINY = {"hidden_size": 32, "num_encoder_layers": 1, "num_decoder_layers": 1, "num_attention_heads": 2,
-        "intermediate_size": 64, "latent_size": 8}
+TINY = {
+    "hidden_size": 32,
+    "num_encoder_layers": 1,
+    "num_decoder_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "latent_size": 8,
+}
 Q, S = 480, 120  # ticks per quarter and per 16th
 
 
@@ -114,8 +119,13 @@ def tiny_composer(tmp_path_factory) -> Path:
 
     tok = PerTokTokenizer()
     torch.manual_seed(0)
-    config = CadenzaComposerConfig(vocab_size=tok.vocab_size, pad_token_id=tok.pad_token_id,
-                                   bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **TINY)
+    config = CadenzaComposerConfig(
+        vocab_size=tok.vocab_size,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        **TINY,
+    )
     out = tmp_path_factory.mktemp("tiny_composer")
     CadenzaComposerModel(config).save_pretrained(out)
     tok.save_pretrained(out)
@@ -139,8 +149,24 @@ def test_evaluate_script_end_to_end(tiny_composer, tiny_dataset, tmp_path, capsy
     evaluate = import_module("cadenza_hf.evaluation.evaluate_composer")
     md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
     md.write_text("# Benchmarks\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n", encoding="utf-8")
-    argv = ["--model", str(tiny_composer), "--dataset_dir", str(tiny_dataset), "--num-excerpts", "6",
-            "--strengths", "0", "0.5", "1", "--max-new-tokens", "160", "--output-json", str(js), "--markdown", str(md)]
+    argv = [
+        "--model",
+        str(tiny_composer),
+        "--dataset_dir",
+        str(tiny_dataset),
+        "--num-excerpts",
+        "6",
+        "--strengths",
+        "0",
+        "0.5",
+        "1",
+        "--max-new-tokens",
+        "160",
+        "--output-json",
+        str(js),
+        "--markdown",
+        str(md),
+    ]
     result = evaluate.main(argv)
 
     assert [r["strength"] for r in result["rows"]] == [0.0, 0.5, 1.0]
@@ -172,8 +198,9 @@ def test_scoring_an_output_equal_to_its_input(tiny_composer, tiny_dataset):
         assert rec["valid"] and rec["notes_in"] == rec["notes_out"] > 0
         assert [rec[m] for m in evaluate.METRICS] == [100.0] * 4
         assert not evaluate.is_valid(tok, idea, idea.ids[:-1])  # no EOS
-        assert not evaluate.is_valid(tok, idea, [tok.bos_token_id] + [tok.convert_tokens_to_ids("Bar_None")]
-                                     * idea.bars + [tok.eos_token_id])  # no notes: read_midi refuses it
+        assert not evaluate.is_valid(
+            tok, idea, [tok.bos_token_id] + [tok.convert_tokens_to_ids("Bar_None")] * idea.bars + [tok.eos_token_id]
+        )  # no notes: read_midi refuses it
 
 
 def test_latent_use_measures_what_z_tells_the_decoder(tiny_composer, tiny_dataset):
@@ -205,7 +232,11 @@ def test_checks_logic():
     rows = [row(0.0, 99, 95, 99, 70), row(0.5, 90, 80, 95, 20), row(1.0, 60, 81, 80, 5)]
     assert evaluate.monotonic(rows) == {"pitch": True, "onset": False, "duration": True, "absolute": True}
     assert {c["metric"]: c["result"] for c in evaluate.target_checks(rows, 0.5) if c["strength"] == 0.5} == {
-        "pitch": "PASS", "onset": "PASS", "duration": "PASS", "absolute": "PASS"}
+        "pitch": "PASS",
+        "onset": "PASS",
+        "duration": "PASS",
+        "absolute": "PASS",
+    }
     rows[1]["absolute"] = 45.0  # too close to the input at the default strength
     rows[0]["absolute"] = 55.0
     results = [c["result"] for c in evaluate.target_checks(rows, 0.5)]
@@ -217,9 +248,27 @@ def test_checks_logic():
 def test_benchmark_script_runs(tmp_path):
     bench = load_script("benchmark_composer")
     md = tmp_path / "benchmarks.md"
-    result = bench.main(["--config-overrides", json.dumps(TINY), "--synthetic", "--batch-size", "2", "--steps", "2",
-                         "--warmup-steps", "1", "--repeats", "1", "--gen-repeats", "1", "--max-new-tokens", "64",
-                         "--markdown", str(md)])
+    result = bench.main(
+        [
+            "--config-overrides",
+            json.dumps(TINY),
+            "--synthetic",
+            "--batch-size",
+            "2",
+            "--steps",
+            "2",
+            "--warmup-steps",
+            "1",
+            "--repeats",
+            "1",
+            "--gen-repeats",
+            "1",
+            "--max-new-tokens",
+            "64",
+            "--markdown",
+            str(md),
+        ]
+    )
     t, g = result["training"], result["generation"]
     assert t["best"]["composer"] > 0 and t["best"]["stock"] > 0 and t["ratio"] > 0
     assert len(t["tokens_per_second"]["composer"]) == 1

@@ -3,10 +3,9 @@ benchmark scripts end to end on tiny random performers."""
 
 from __future__ import annotations
 
-from importlib import import_module
-
 import json
 import math
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -153,8 +152,13 @@ def tiny_performers(tmp_path_factory) -> dict:
     for seed, name in enumerate(("groove", "pop909")):
         torch.manual_seed(seed)
         config = CadenzaPerformerConfig(
-            vocab_size=tok.vocab_size, pad_token_id=tok.pad_token_id, mask_token_id=tok.mask_token_id,
-            velocity_token_ids=tok.velocity_ids, microtiming_token_ids=tok.microtiming_ids, **TINY)
+            vocab_size=tok.vocab_size,
+            pad_token_id=tok.pad_token_id,
+            mask_token_id=tok.mask_token_id,
+            velocity_token_ids=tok.velocity_ids,
+            microtiming_token_ids=tok.microtiming_ids,
+            **TINY,
+        )
         CadenzaPerformerForMaskedLM(config).save_pretrained(root / name)
         tok.save_pretrained(root / name)
         out[name] = root / name
@@ -165,13 +169,31 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     evaluate = import_module("cadenza_hf.evaluation.evaluate_performer")
     md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
     md.write_text("# Benchmarks\n\nintro kept\n", encoding="utf-8")
-    argv = ["--groove-model", str(tiny_performers["groove"]), "--pop909-model", str(tiny_performers["pop909"]),
-            "--dataset", str(tiny_dataset), "--num-excerpts", "4", "--num-reference", "10",
-            "--temperature", "1.0", "--output-json", str(js), "--markdown", str(md)]
+    argv = [
+        "--groove-model",
+        str(tiny_performers["groove"]),
+        "--pop909-model",
+        str(tiny_performers["pop909"]),
+        "--dataset",
+        str(tiny_dataset),
+        "--num-excerpts",
+        "4",
+        "--num-reference",
+        "10",
+        "--temperature",
+        "1.0",
+        "--output-json",
+        str(js),
+        "--markdown",
+        str(md),
+    ]
     result = evaluate.main(argv)
 
     out = capsys.readouterr().out
-    assert out.startswith("# ") and "python -m cadenza_hf.evaluation.evaluate_performer --groove-model" in out.splitlines()[0]
+    assert (
+        out.startswith("# ")
+        and "python -m cadenza_hf.evaluation.evaluate_performer --groove-model" in out.splitlines()[0]
+    )
     assert result["sizes"]["held_out_excerpts"] == {"groove": 4, "pop909": 4}
     # Table 4: 2 performers x 3 decodings x 2 metrics, each with Train and Opposite columns
     keys = {(r["performer"], r["decoding"], r["metric"]) for r in result["table4"]}
@@ -184,9 +206,17 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     # MAE rows: per held-out set, 2 performers x 3 decodings + 4 baselines + the excerpt-mean oracle
     for dataset in ("groove", "pop909"):
         kinds = [r["kind"] for r in result["mae"] if r["dataset"] == dataset]
-        assert sorted(kinds) == sorted(["performer_own"] * 3 + ["performer_opposite"] * 3 + [
-            "baseline_mean_zero", "baseline_random", "baseline_pitch_mean", "baseline_track_mean",
-            "oracle_excerpt_mean"])
+        assert sorted(kinds) == sorted(
+            ["performer_own"] * 3
+            + ["performer_opposite"] * 3
+            + [
+                "baseline_mean_zero",
+                "baseline_random",
+                "baseline_pitch_mean",
+                "baseline_track_mean",
+                "oracle_excerpt_mean",
+            ]
+        )
         by_kind = {r["kind"]: r for r in result["mae"] if r["dataset"] == dataset}
         # the excerpt's own mean is the constant per excerpt with the least squared error, so on notes
         # that vary it may lose to a single global constant only by chance; at least it is never negative
@@ -209,9 +239,28 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
 def test_benchmark_performer_runs(tmp_path, capsys):
     bench = load_script("benchmark_performer")
     md = tmp_path / "benchmarks.md"
-    argv = ["--config-overrides", json.dumps(TINY), "--latency-runs", "2", "--warmup", "1", "--batch-size", "3",
-            "--throughput-runs", "1", "--train-steps", "3", "--train-warmup", "1", "--train-batch-size", "2",
-            "--repeats", "1", "--markdown", str(md)]
+    argv = [
+        "--config-overrides",
+        json.dumps(TINY),
+        "--latency-runs",
+        "2",
+        "--warmup",
+        "1",
+        "--batch-size",
+        "3",
+        "--throughput-runs",
+        "1",
+        "--train-steps",
+        "3",
+        "--train-warmup",
+        "1",
+        "--train-batch-size",
+        "2",
+        "--repeats",
+        "1",
+        "--markdown",
+        str(md),
+    ]
     result = bench.main(argv)
     assert "python scripts/benchmark_performer.py" in capsys.readouterr().out.splitlines()[0]
     inf, tr = result["inference"], result["training"]
@@ -232,13 +281,16 @@ def test_track_mean_baseline_uses_each_excerpts_track():
         grid = np.arange(len(velocities), dtype=float) * 120
         return PerformedNotes(grid, grid.copy(), np.full(len(velocities), 60), np.array(velocities, dtype=float))
 
-    train_rows, train_notes = [{"track": "MELODY"}, {"track": "PIANO"}, {"track": "PIANO"}], [
-        notes(100, 90), notes(70), notes(80, 80, 80)]
+    train_rows, train_notes = (
+        [{"track": "MELODY"}, {"track": "PIANO"}, {"track": "PIANO"}],
+        [notes(100, 90), notes(70), notes(80, 80, 80)],
+    )
     means = evaluate.track_mean_velocities(train_rows, train_notes)
     assert means == {"MELODY": 95.0, "PIANO": 77.5}
     real = [notes(95, 99), notes(70, 80)]
-    rows = evaluate.baseline_rows("pop909", real, PerformedNotes.concatenate(train_notes), 0,
-                                  ["MELODY", "PIANO"], means)
+    rows = evaluate.baseline_rows(
+        "pop909", real, PerformedNotes.concatenate(train_notes), 0, ["MELODY", "PIANO"], means
+    )
     by_kind = {r["kind"]: r for r in rows}
     assert by_kind["baseline_track_mean"]["velocity_mae"] == pytest.approx((0 + 4 + 7.5 + 2.5) / 4)
     assert "MELODY 95.0" in by_kind["baseline_track_mean"]["method"]

@@ -3,11 +3,10 @@
 import torch
 
 from cadenza_hf.generation.logits_process import KindFirstLogitsProcessor
-from cadenza_hf.tokenization.grammar import Kind
 from cadenza_hf.generation.variation import ComposeOptions, compose_from_latents
+from cadenza_hf.tokenization.grammar import Kind
 
 from .tiny_models import tiny_composer
-
 
 torch.set_num_threads(1)
 

@@ -23,31 +23,66 @@ CARDS = REPO / "model_cards"
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 
 
-
 def _table4(performer):
-    return [{"performer": performer, "decoding": "T=1", "metric": metric, "kl": {"train": 0.12, "opposite": 0.5},
-             "mean_diff": {"train": 1.5, "opposite": 9.0}, "std_diff": {"train": 2.5, "opposite": 4.0}}
-            for metric in ("velocity", "microtiming")]
+    return [
+        {
+            "performer": performer,
+            "decoding": "T=1",
+            "metric": metric,
+            "kl": {"train": 0.12, "opposite": 0.5},
+            "mean_diff": {"train": 1.5, "opposite": 9.0},
+            "std_diff": {"train": 2.5, "opposite": 4.0},
+        }
+        for metric in ("velocity", "microtiming")
+    ]
 
 
 # The values a training run and an evaluation provide, shaped like training_record.json and
 # the JSON of scripts/evaluate_composer.py and scripts/evaluate_performer.py (one dict for all).
 CARD_VALUES = {
-    "train": {"command": "python scripts/train_composer.py --config scripts/configs/composer_small.json",
-              "eval_metrics": {"eval_loss": 1.23456}, "parameters": 6450000, "global_step": 3000,
-              "train_examples": 51676, "runs": 1, "total_steps": 3000, "total_wall_minutes": 62.9,
-              "lineage_commands": "python scripts/train_composer.py --config scripts/configs/composer_small.json"},
+    "train": {
+        "command": "python scripts/train_composer.py --config scripts/configs/composer_small.json",
+        "eval_metrics": {"eval_loss": 1.23456},
+        "parameters": 6450000,
+        "global_step": 3000,
+        "train_examples": 51676,
+        "runs": 1,
+        "total_steps": 3000,
+        "total_wall_minutes": 62.9,
+        "lineage_commands": "python scripts/train_composer.py --config scripts/configs/composer_small.json",
+    },
     "eval": {
         "command": "python scripts/evaluate_composer.py --model runs/composer-small",
-        "rows": [{"strength": s, "n": 500, "pitch": 90.0 - 10 * s, "onset": 80.0, "duration": 95.0,
-                  "absolute": 30.0 - 20 * s, "valid_share": 1.0} for s in (0.0, 0.25, 0.5, 0.75, 1.0)],
+        "rows": [
+            {
+                "strength": s,
+                "n": 500,
+                "pitch": 90.0 - 10 * s,
+                "onset": 80.0,
+                "duration": 95.0,
+                "absolute": 30.0 - 20 * s,
+                "valid_share": 1.0,
+            }
+            for s in (0.0, 0.25, 0.5, 0.75, 1.0)
+        ],
         "placebo": {"strength": "placebo", "n": 500, "pitch": 20.0, "onset": 45.0, "duration": 60.0, "absolute": 0.3},
         "table4": _table4("groove") + _table4("pop909"),
-        "mae": [{"dataset": d, "kind": "performer_own", "decoding": dec, "velocity_mae": 9.5,
-                 "microtiming_mae_ticks": 7.25} for d in ("groove", "pop909") for dec in ("argmax", "median")]
-        + [{"dataset": d, "kind": k, "velocity_mae": 9.5, "microtiming_mae_ticks": 7.25} for d in ("groove", "pop909")
-           for k in ("baseline_mean_zero", "baseline_random", "baseline_pitch_mean", "baseline_track_mean",
-                     "oracle_excerpt_mean")],
+        "mae": [
+            {"dataset": d, "kind": "performer_own", "decoding": dec, "velocity_mae": 9.5, "microtiming_mae_ticks": 7.25}
+            for d in ("groove", "pop909")
+            for dec in ("argmax", "median")
+        ]
+        + [
+            {"dataset": d, "kind": k, "velocity_mae": 9.5, "microtiming_mae_ticks": 7.25}
+            for d in ("groove", "pop909")
+            for k in (
+                "baseline_mean_zero",
+                "baseline_random",
+                "baseline_pitch_mean",
+                "baseline_track_mean",
+                "oracle_excerpt_mean",
+            )
+        ],
     },
 }
 
@@ -74,12 +109,16 @@ def _cache_repo(cache: Path, repo_id: str, fill) -> Path:
 def test_from_pretrained_and_pipelines_through_the_offline_hub_cache(tiny_root, tmp_path):
     from transformers import pipeline
 
-    variation = pipeline("midi-variation", model=str(tiny_root / "composer"),
-                         performer=[str(tiny_root / "performer-drums"), str(tiny_root / "performer-pitched")])
+    variation = pipeline(
+        "midi-variation",
+        model=str(tiny_root / "composer"),
+        performer=[str(tiny_root / "performer-drums"), str(tiny_root / "performer-pitched")],
+    )
     cache = tmp_path / "hub"
     _cache_repo(cache, "cadenza-org/cadenza-composer", variation.save_pretrained)
-    _cache_repo(cache, "cadenza-org/cadenza-performer-drums",
-                lambda d: shutil.copytree(tiny_root / "performer-drums", d))
+    _cache_repo(
+        cache, "cadenza-org/cadenza-performer-drums", lambda d: shutil.copytree(tiny_root / "performer-drums", d)
+    )
     code = """
 import cadenza_hf
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer, pipeline
@@ -97,8 +136,14 @@ print(perform(example_beat(), seed=0)["options"]["kind"])
     env.pop("CADENZA_CHECKPOINTS", None)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["CadenzaComposerModel", "CadenzaPerformerForMaskedLM", "PerTokTokenizer",
-                                  "True", "2", "drums"]
+    assert out.stdout.split() == [
+        "CadenzaComposerModel",
+        "CadenzaPerformerForMaskedLM",
+        "PerTokTokenizer",
+        "True",
+        "2",
+        "drums",
+    ]
 
 
 # ---- push_to_hub up to the network call --------------------------------------------------
@@ -129,7 +174,7 @@ def fake_hub(monkeypatch):
 
 
 def _uploaded(calls) -> dict:
-    (_, _, files), = [c for c in calls if c[0] == "upload_folder"]
+    ((_, _, files),) = [c for c in calls if c[0] == "upload_folder"]
     return files
 
 
@@ -138,8 +183,14 @@ def test_push_composer_with_tokenizer_and_card(fake_hub, tokenizer):
     push_with_card(tiny_composer(tokenizer), "me/cadenza-composer", card, tokenizer=tokenizer, private=True)
     assert fake_hub[0][:2] == ("create_repo", "me/cadenza-composer") and fake_hub[0][2]["private"] is True
     files = _uploaded(fake_hub)
-    assert {"config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json", "vocab.json",
-            "README.md"} <= set(files)
+    assert {
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer_config.json",
+        "vocab.json",
+        "README.md",
+    } <= set(files)
     assert files["README.md"].decode() == card
 
 
@@ -195,8 +246,13 @@ def test_card_templates_fill_into_valid_cards(name):
     assert unfilled(template)  # measured numbers are placeholders until packaging
     card = ModelCard(read_card(_filled(name)))
     assert card.data.license == "mit" and "midi" in card.data.tags and card.data.eval_results
-    for text in ("Intended use", "Limitations", "Training data", "Ethical considerations", "CC BY 4.0"
-                 if "pitched" not in name else "MIT license"):
+    for text in (
+        "Intended use",
+        "Limitations",
+        "Training data",
+        "Ethical considerations",
+        "CC BY 4.0" if "pitched" not in name else "MIT license",
+    ):
         assert text in card.text
     assert len(python_snippets(template)) == 1
 
@@ -204,8 +260,10 @@ def test_card_templates_fill_into_valid_cards(name):
 def test_card_snippets_run(tiny_root, tmp_path):
     """Each card's "How to get started" code, against the shipped checkpoints or tiny ones in their place."""
     shipped = all(defaults.has_checkpoint(name) for name in defaults.CHECKPOINT_NAMES)
-    code = "\n".join(python_snippets((CARDS / name).read_text())[0]
-                     for name in ("composer.md", "performer-drums.md", "performer-pitched.md"))
+    code = "\n".join(
+        python_snippets((CARDS / name).read_text())[0]
+        for name in ("composer.md", "performer-drums.md", "performer-pitched.md")
+    )
     env = {**os.environ}
     env.pop("CADENZA_CHECKPOINTS", None)
     if not shipped:
@@ -296,11 +354,29 @@ def test_wheel_ships_the_checkpoints(tmp_path):
         (ckpt / name).mkdir(parents=True)
         for file in ("config.json", "model.safetensors", "vocab.json", "README.md"):
             (ckpt / name / file).write_text("{}")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path / "dist")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(src),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("cadenza_hf-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in defaults.CHECKPOINT_NAMES:
         for file in ("config.json", "model.safetensors", "vocab.json", "README.md"):
             assert f"cadenza_hf/checkpoints/{name}/{file}" in names
-    assert {"cadenza_hf/hub/defaults.py", "cadenza_hf/pipelines/midi_variation.py", "cadenza_hf/hub/publishing.py"} <= names
+    assert {
+        "cadenza_hf/hub/defaults.py",
+        "cadenza_hf/pipelines/midi_variation.py",
+        "cadenza_hf/hub/publishing.py",
+    } <= names

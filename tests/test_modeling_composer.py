@@ -13,7 +13,6 @@ from cadenza_hf.modeling.composer import (
     LatentDistribution,
 )
 
-
 torch.set_num_threads(1)
 
 VOCAB, BOS, PAD = 40, 1, 0
@@ -139,7 +138,8 @@ def test_rope_matches_the_textbook_formula(model):
     angles = torch.cat([positions[..., None] * inv_freq] * 2, dim=-1)  # (B, T, head_dim)
     cos, sin = angles.cos()[:, None], angles.sin()[:, None]
     cos_table, signed_sin = CadenzaComposerModel(tiny_config(num_attention_heads=4, hidden_size=32)).rotary_emb(
-        q, positions)
+        q, positions
+    )
     q_rot, k_rot = apply_rotary_pos_emb(q, k, cos_table, signed_sin)
     torch.testing.assert_close(q_rot, q * cos + rotate_half(q) * sin)
     torch.testing.assert_close(k_rot, k * cos + rotate_half(k) * sin)
@@ -418,8 +418,9 @@ def test_word_dropout_hides_decoder_inputs_only_in_training():
     assert torch.allclose(out.loss, ref.loss) and not torch.equal(expected_input, ids)
     with torch.no_grad():  # and the encoder always reads the full sequence
         model.eval(), twin.eval()
-        assert torch.allclose(model(input_ids=ids, attention_mask=attention).latent_mean,
-                              twin.encode(ids, attention).mean)
+        assert torch.allclose(
+            model(input_ids=ids, attention_mask=attention).latent_mean, twin.encode(ids, attention).mean
+        )
 
 
 def test_presets_and_parameter_counts():

@@ -15,7 +15,6 @@ from cadenza_hf.modeling.performer import (
     sinusoidal_position_table,
 )
 
-
 torch.set_num_threads(1)
 
 VOCAB = 48
@@ -27,9 +26,16 @@ COMPOSITION_IDS = list(range(30, 48))  # stand-ins for pitch / timeshift / durat
 
 def tiny_config(**overrides) -> CadenzaPerformerConfig:
     kwargs = dict(
-        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-        velocity_token_ids=VELOCITY_IDS, microtiming_token_ids=MICROTIMING_IDS,
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        velocity_token_ids=VELOCITY_IDS,
+        microtiming_token_ids=MICROTIMING_IDS,
     )
     return CadenzaPerformerConfig(**{**kwargs, **overrides})
 
@@ -217,7 +223,10 @@ def test_fill_performance_uses_the_right_family_and_keeps_other_tokens(temperatu
     model = tiny_model()
     ids, _, vel, mt, _ = performance_batch(batch=3, notes=6)
     filled = model.fill_performance(
-        ids, velocity_positions=vel, microtiming_positions=mt, temperature=temperature,
+        ids,
+        velocity_positions=vel,
+        microtiming_positions=mt,
+        temperature=temperature,
         generator=torch.Generator().manual_seed(0),
     )
     assert filled.dtype == ids.dtype and filled.shape == ids.shape
@@ -245,7 +254,7 @@ def _restricted_median(model, ids, velocity_positions, microtiming_positions):
     for family, positions in ((VELOCITY_IDS, velocity_positions), (MICROTIMING_IDS, microtiming_positions)):
         for b, t in positions.nonzero().tolist():
             total = 0.0
-            for token, p in zip(family, logits[b, t, family].softmax(-1).tolist()):
+            for token, p in zip(family, logits[b, t, family].softmax(-1).tolist()):  # noqa: B007 (used after the loop)
                 total += p
                 if total >= 0.5:
                     break
@@ -283,8 +292,12 @@ def test_fill_performance_sampling_is_seeded():
 
     def sample(seed, **kwargs):
         return model.fill_performance(
-            ids, velocity_positions=vel, microtiming_positions=mt, temperature=1.0,
-            generator=torch.Generator().manual_seed(seed), **kwargs,
+            ids,
+            velocity_positions=vel,
+            microtiming_positions=mt,
+            temperature=1.0,
+            generator=torch.Generator().manual_seed(seed),
+            **kwargs,
         )
 
     assert torch.equal(sample(0), sample(0))
@@ -333,9 +346,17 @@ def _trainer_logged_loss(model, rows, batch_size, grad_accum, output_dir):
     from transformers import Trainer, TrainingArguments
 
     args = TrainingArguments(
-        output_dir=str(output_dir), per_device_train_batch_size=batch_size, gradient_accumulation_steps=grad_accum,
-        max_steps=1, logging_steps=1, learning_rate=1e-4, use_cpu=True, report_to="none", save_strategy="no",
-        disable_tqdm=True, dataloader_num_workers=0,
+        output_dir=str(output_dir),
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        max_steps=1,
+        logging_steps=1,
+        learning_rate=1e-4,
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
     )
     trainer = Trainer(model=model, args=args, train_dataset=rows)
     trainer.train()
@@ -345,7 +366,7 @@ def _trainer_logged_loss(model, rows, batch_size, grad_accum, output_dir):
 def test_trainer_gradient_accumulation_keeps_the_loss_scale(tmp_path):
     # 4 rows, each with the same number of labelled slots, so the GA=2 mean of means equals the GA=1 mean
     ids, labels, *_ = performance_batch(batch=4, notes=3)
-    rows = [{"input_ids": i, "attention_mask": torch.ones_like(i), "labels": l} for i, l in zip(ids, labels)]
+    rows = [{"input_ids": i, "attention_mask": torch.ones_like(i), "labels": lab} for i, lab in zip(ids, labels)]
     expected = tiny_model()(ids, labels=labels).loss.item()
     ga1 = _trainer_logged_loss(tiny_model(), rows, batch_size=4, grad_accum=1, output_dir=tmp_path / "ga1")
     ga2 = _trainer_logged_loss(tiny_model(), rows, batch_size=2, grad_accum=2, output_dir=tmp_path / "ga2")
@@ -441,13 +462,22 @@ def test_fill_performance_without_slots_returns_the_input():
     ids, *_ = performance_batch()
     none = torch.zeros_like(ids, dtype=torch.bool)
     for temperature in (0.0, 1.0):
-        filled = model.fill_performance(ids, velocity_positions=none, microtiming_positions=none, temperature=temperature)
+        filled = model.fill_performance(
+            ids, velocity_positions=none, microtiming_positions=none, temperature=temperature
+        )
         assert torch.equal(filled, ids) and filled is not ids
 
 
 def test_local_context_sees_neighbours_and_ignores_padding():
-    config = CadenzaPerformerConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                    intermediate_size=64, velocity_token_ids=[10, 11], microtiming_token_ids=[20, 21])
+    config = CadenzaPerformerConfig(
+        vocab_size=50,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        velocity_token_ids=[10, 11],
+        microtiming_token_ids=[20, 21],
+    )
     model = CadenzaPerformerModel(config).eval()
     conv = model.embeddings.local_context
     assert conv.kernel_size == (5,) and conv.groups == 32
@@ -467,8 +497,14 @@ def test_local_context_sees_neighbours_and_ignores_padding():
         short = model.embeddings(ids)
         long = model.embeddings(padded, attention_mask=mask)
     assert torch.allclose(short, long[:, :8], atol=1e-5)
-    off = CadenzaPerformerConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                 intermediate_size=64, local_context_size=0)
+    off = CadenzaPerformerConfig(
+        vocab_size=50,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        local_context_size=0,
+    )
     assert CadenzaPerformerModel(off).embeddings.local_context is None
     with pytest.raises(StrictDataclassClassValidationError, match="local_context_size"):
         CadenzaPerformerConfig(local_context_size=4)

@@ -13,7 +13,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_wheel_has_one_import_root(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
         check=True,
         capture_output=True,
     )
@@ -72,19 +83,43 @@ LAYERS = {
     "pipelines": {"utils", "tokenization", "modeling", "generation", "hub", "preview"},
     "data": {"utils", "tokenization"},
     "training": {"utils", "tokenization", "modeling", "generation", "hub", "data", "examples"},
-    "evaluation": {"utils", "tokenization", "modeling", "generation", "hub", "data", "training", "pipelines",
-                   "examples"},
+    "evaluation": {
+        "utils",
+        "tokenization",
+        "modeling",
+        "generation",
+        "hub",
+        "data",
+        "training",
+        "pipelines",
+        "examples",
+    },
     "app": {"utils", "tokenization", "modeling", "generation", "hub", "preview", "pipelines", "examples"},
-    "cli": {"utils", "tokenization", "modeling", "generation", "hub", "preview", "pipelines", "data", "training",
-            "evaluation", "app", "examples"},
+    "cli": {
+        "utils",
+        "tokenization",
+        "modeling",
+        "generation",
+        "hub",
+        "preview",
+        "pipelines",
+        "data",
+        "training",
+        "evaluation",
+        "app",
+        "examples",
+    },
     "": {"utils", "tokenization", "modeling", "generation", "hub", "preview", "pipelines", "examples"},
 }
 
 
 def _package_files():
     """(file, its module name as installed) for every module of the package."""
-    for root, prefix in ((REPO / "cadenza_hf", "cadenza_hf"), (REPO / "modeling", "cadenza_hf.modeling"),
-                         (REPO / "pipelines", "cadenza_hf.pipelines")):
+    for root, prefix in (
+        (REPO / "cadenza_hf", "cadenza_hf"),
+        (REPO / "modeling", "cadenza_hf.modeling"),
+        (REPO / "pipelines", "cadenza_hf.pipelines"),
+    ):
         for path in root.rglob("*.py"):
             parts = [*prefix.split("."), *path.relative_to(root).with_suffix("").parts]
             yield path, ".".join(parts)
@@ -127,7 +162,8 @@ def test_sub_packages_import_one_way_only():
                 continue
             graph[source].add(layer)
             assert layer in LAYERS[source], (
-                f"{module} imports {target}: {source or 'the root'} may not import {layer or 'the package root'}")
+                f"{module} imports {target}: {source or 'the root'} may not import {layer or 'the package root'}"
+            )
     # the allowed table itself must be a DAG (no cycle between sub-packages)
     seen, stack = set(), set()
 

@@ -28,14 +28,18 @@ def tiny_root(tmp_path_factory, tokenizer):
 
 @pytest.fixture(scope="module")
 def pipe(tiny_root):
-    return pipeline("midi-variation", model=str(tiny_root / "composer"),
-                    performer=[str(tiny_root / "performer-drums"), str(tiny_root / "performer-pitched")])
+    return pipeline(
+        "midi-variation",
+        model=str(tiny_root / "composer"),
+        performer=[str(tiny_root / "performer-drums"), str(tiny_root / "performer-pitched")],
+    )
 
 
 @pytest.fixture(scope="module")
 def perform_pipe(tiny_root):
-    return pipeline("midi-performance", model=str(tiny_root / "performer-pitched"),
-                    performer=str(tiny_root / "performer-drums"))
+    return pipeline(
+        "midi-performance", model=str(tiny_root / "performer-pitched"), performer=str(tiny_root / "performer-drums")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -166,8 +170,14 @@ def test_performer_kind_from_a_training_record(tmp_path, tokenizer):
 def test_saved_pipeline_reloads_without_trust_remote_code(pipe, tmp_path):
     pipe.save_pretrained(tmp_path / "saved")
     names = sorted(p.name for p in (tmp_path / "saved").iterdir())
-    assert {"config.json", "model.safetensors", "tokenizer_config.json", "vocab.json", "performer-drums",
-            "performer-pitched"} <= set(names)
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer_config.json",
+        "vocab.json",
+        "performer-drums",
+        "performer-pitched",
+    } <= set(names)
     reloaded = pipeline("midi-variation", model=str(tmp_path / "saved"))  # this process imported cadenza_hf
     assert isinstance(reloaded, MidiVariationPipeline) and sorted(reloaded.performers) == ["drums", "pitched"]
     ours = [r["midi"] for r in pipe(example_beat(), num_variations=2, seed=4)]
@@ -187,7 +197,7 @@ def test_saved_pipeline_loads_with_trust_remote_code_in_a_fresh_process(pipe, tm
     code = f"""
 import sys
 from transformers import pipeline
-p = pipeline(model={str(tmp_path / 'saved')!r}, trust_remote_code=True)
+p = pipeline(model={str(tmp_path / "saved")!r}, trust_remote_code=True)
 from cadenza_hf.examples import example_idea
 out = p(example_idea(), num_variations=1, seed=4)
 print(type(p).__name__, p.task, sorted(p.performers), len(out[0]["midi"]) > 0)

@@ -22,18 +22,27 @@ def test_import_is_lazy_and_registers_when_transformers_loads():
     # no torch on import; the tasks exist as soon as transformers' pipelines are imported,
     # in either order of the two imports
     assert _fresh("import sys, cadenza_hf; print('torch' in sys.modules, 'transformers' in sys.modules)") == [
-        "False", "False"]
-    check = ("from transformers.pipelines import PIPELINE_REGISTRY; "
-             "from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING as M; "
-             "print('midi-variation' in PIPELINE_REGISTRY.get_supported_tasks(), "
-             "any(c.__name__ == 'CadenzaPerformerConfig' for c in M._extra_content))")
+        "False",
+        "False",
+    ]
+    check = (
+        "from transformers.pipelines import PIPELINE_REGISTRY; "
+        "from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING as M; "
+        "print('midi-variation' in PIPELINE_REGISTRY.get_supported_tasks(), "
+        "any(c.__name__ == 'CadenzaPerformerConfig' for c in M._extra_content))"
+    )
     assert _fresh("import cadenza_hf; " + check) == ["True", "True"]
     assert _fresh("from transformers import pipeline; import cadenza_hf; " + check) == ["True", "True"]
 
 
 def test_fresh_process_loads_saved_tokenizer_and_models(tmp_path):
-    from cadenza_hf import CadenzaComposerConfig, CadenzaComposerModel, CadenzaPerformerConfig
-    from cadenza_hf import CadenzaPerformerForMaskedLM, PerTokTokenizer
+    from cadenza_hf import (
+        CadenzaComposerConfig,
+        CadenzaComposerModel,
+        CadenzaPerformerConfig,
+        CadenzaPerformerForMaskedLM,
+        PerTokTokenizer,
+    )
 
     tok = PerTokTokenizer()
     tiny = dict(vocab_size=tok.vocab_size, hidden_size=32, num_attention_heads=2, intermediate_size=64)

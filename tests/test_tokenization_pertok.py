@@ -156,7 +156,7 @@ def test_call_returns_batch_encoding(tokenizer, tmp_path):
     assert enc["input_ids"].shape[0] == 2
     lengths = enc["attention_mask"].sum(1).tolist()
     assert lengths[0] < lengths[1] == enc["input_ids"].shape[1]
-    assert enc["input_ids"][0, lengths[0]:].eq(tokenizer.pad_token_id).all()
+    assert enc["input_ids"][0, lengths[0] :].eq(tokenizer.pad_token_id).all()
     single = tokenizer(long)
     assert single["input_ids"] == tokenizer.encode_midi(long)
     cut = tokenizer(long, truncation=True, max_length=20)
@@ -216,7 +216,9 @@ def test_grammar_detects_corruption(tokenizer, data_dir):
         "missing velocity": tokens[:first_vel] + tokens[first_vel + 1 :],
         "shift past the bar": tokens[:2] + ["TimeShift_3.360.480", "TimeShift_0.360.480"] + tokens[2:],
         "off-grid position": tokens[:2] + ["TimeShift_0.40.480"] + tokens[2:],
-        "pitched note in a drum track": tokens[:-1] + ["Pitch_60", "MicroTiming_0", "Velocity_63", "Duration_1.0.480"] + tokens[-1:],
+        "pitched note in a drum track": tokens[:-1]
+        + ["Pitch_60", "MicroTiming_0", "Velocity_63", "Duration_1.0.480"]
+        + tokens[-1:],
         "dangling shift": tokens[:-1] + ["TimeShift_0.120.480"] + tokens[-1:],
         "token after EOS": tokens + ["Bar_None"],
         "no EOS": tokens[:-1],
@@ -246,7 +248,6 @@ def test_grammar_allowed_mask_generates_valid_sequences(tokenizer):
             assert tokenizer.grammar_errors(seq, bars=bars, time_signature=ts, require_eos=True) == 0
 
 
-
 @pytest.mark.parametrize("min_notes", [1, 3])
 def test_grammar_min_notes_holds_even_against_a_model_that_wants_empty_bars(tokenizer, min_notes):
     """A chooser that takes Bar or EOS whenever allowed still ends with min_notes notes, valid, in budget."""
@@ -256,8 +257,9 @@ def test_grammar_min_notes_holds_even_against_a_model_that_wants_empty_bars(toke
     bar_id, eos_id = tokenizer.convert_tokens_to_ids("Bar_None"), tokenizer.eos_token_id
     for track, bars, ts in [(Kind.PITCH, 4, (4, 4)), (Kind.DRUM, 2, (3, 4))]:
         for budget in (16, 200):
-            state = tokenizer.grammar.new_state(bars=bars, bar_ticks=tokenizer.bar_ticks(ts), mode="composition",
-                                                track=track, min_notes=min_notes)
+            state = tokenizer.grammar.new_state(
+                bars=bars, bar_ticks=tokenizer.bar_ticks(ts), mode="composition", track=track, min_notes=min_notes
+            )
             seq = [tokenizer.bos_token_id]
             tokenizer.grammar.step(state, seq[0])
             while not state.done:
@@ -272,6 +274,7 @@ def test_grammar_min_notes_holds_even_against_a_model_that_wants_empty_bars(toke
     # the checking grammar (min_notes=0) still accepts an excerpt of empty bars: it is valid PerTok
     empty = [tokenizer.bos_token_id] + [bar_id] * 4 + [eos_id]
     assert tokenizer.grammar_errors(empty, bars=4, require_eos=True) == 0
+
 
 SETTINGS = [
     {},
@@ -355,8 +358,11 @@ def test_cli_example_and_roundtrip(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
-    bad = subprocess.run([*run, "roundtrip", str(tmp_path / "missing.mid"), "-o", str(tmp_path / "x.mid")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [*run, "roundtrip", str(tmp_path / "missing.mid"), "-o", str(tmp_path / "x.mid")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "missing.mid: cannot read file" in bad.stderr
     assert not (tmp_path / "x.mid").exists()
 

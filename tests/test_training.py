@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-
 import json
 import shutil
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cadenza_hf.training.trainer import KLSchedule
-
-from .script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
@@ -44,17 +41,45 @@ def test_kl_schedule_follows_the_paper_shape():
 
 
 def _common(dataset: str, out: Path, steps: int) -> list[str]:
-    return ["--dataset_dir", dataset, "--output_dir", str(out), "--max_steps", str(steps), "--save_steps", "2",
-            "--eval_steps", "100", "--logging_steps", "1", "--per_device_train_batch_size", "2",
-            "--max_eval_samples", "4", "--warmup_steps", "0"]
+    return [
+        "--dataset_dir",
+        dataset,
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        str(steps),
+        "--save_steps",
+        "2",
+        "--eval_steps",
+        "100",
+        "--logging_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "2",
+        "--max_eval_samples",
+        "4",
+        "--warmup_steps",
+        "0",
+    ]
 
 
 def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
     train = import_module("cadenza_hf.training.composer").main
     out = tmp_path / "composer"
     overrides = json.dumps({**TINY, "num_encoder_layers": 1, "num_decoder_layers": 1, "latent_size": 8})
-    args = ["--config", str(REPO / "cadenza_hf/training/configs/composer_small.json"), *_common(tiny_dataset, out, 4),
-            "--config_overrides", overrides, "--kl_hold_steps", "1", "--kl_ramp_steps", "2", "--kl_cycle_steps", "2"]
+    args = [
+        "--config",
+        str(REPO / "cadenza_hf/training/configs/composer_small.json"),
+        *_common(tiny_dataset, out, 4),
+        "--config_overrides",
+        overrides,
+        "--kl_hold_steps",
+        "1",
+        "--kl_ramp_steps",
+        "2",
+        "--kl_cycle_steps",
+        "2",
+    ]
     assert train(args) == 0
     record = json.loads((out / "training_record.json").read_text())
     assert record["global_step"] == 4 and record["resumed_from"] is None
@@ -73,7 +98,8 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
 
     summary = lineage_summary(out)
     assert summary["wall_time_complete"] and summary["total_wall_minutes"] == round(
-        (record["wall_seconds_this_run"] + saved["wall_seconds"]) / 60, 1)
+        (record["wall_seconds_this_run"] + saved["wall_seconds"]) / 60, 1
+    )
     (out / "checkpoint-4" / "wall_clock.json").unlink()  # a checkpoint from before it was recorded: unknown
     assert wall_seconds_before(str(out / "checkpoint-4")) is None and wall_seconds_before(None) == 0.0
     assert (out / "model.safetensors").exists() and (out / "tokenizer_config.json").exists()
@@ -82,15 +108,26 @@ def test_train_composer_logs_terms_and_resumes(tiny_dataset, tmp_path):
     from cadenza_hf import CadenzaComposerConfig, PerTokTokenizer
 
     tuned = tmp_path / "tuned"
-    assert train([*_common(tiny_dataset, tuned, 1), "--init_from", str(out),
-                  "--config_overrides", json.dumps({"word_dropout": 0.2, "bow_loss_weight": 0.5})]) == 0
+    assert (
+        train(
+            [
+                *_common(tiny_dataset, tuned, 1),
+                "--init_from",
+                str(out),
+                "--config_overrides",
+                json.dumps({"word_dropout": 0.2, "bow_loss_weight": 0.5}),
+            ]
+        )
+        == 0
+    )
     config = CadenzaComposerConfig.from_pretrained(tuned)
     assert config.word_dropout == 0.2 and config.word_dropout_token_id == PerTokTokenizer().mask_token_id
     assert config.bow_loss_weight == 0.5  # the new bag-of-words head is trained, logged and saved
     logs = json.loads((tuned / "training_record.json").read_text())["last_logs"][-1]
     assert logs["bow_loss"] > 0
     assert logs["loss"] == pytest.approx(
-        logs["reconstruction_loss"] + logs["beta"] * logs["kl_loss"] + 0.5 * logs["bow_loss"], rel=0.05)
+        logs["reconstruction_loss"] + logs["beta"] * logs["kl_loss"] + 0.5 * logs["bow_loss"], rel=0.05
+    )
     assert config.num_decoder_layers == 1  # the rest comes from the --init_from model
     command = json.loads((tuned / "training_record.json").read_text())["command"]
     # quoted: the recorded command can be pasted into a shell
@@ -104,8 +141,12 @@ def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
 
     train = import_module("cadenza_hf.training.performer").main
     base, tuned = tmp_path / "base", tmp_path / "tuned"
-    common = ["--config", str(REPO / "cadenza_hf/training/configs/performer_small.json"),
-              "--config_overrides", json.dumps({**TINY, "num_hidden_layers": 1})]
+    common = [
+        "--config",
+        str(REPO / "cadenza_hf/training/configs/performer_small.json"),
+        "--config_overrides",
+        json.dumps({**TINY, "num_hidden_layers": 1}),
+    ]
     assert train([*common, *_common(tiny_dataset, base, 3), "--collections", "midi"]) == 0
     assert train([*_common(tiny_dataset, tuned, 2), "--init_from", str(base), "--collections", "pop909"]) == 0
     record = json.loads((tuned / "training_record.json").read_text())
@@ -127,9 +168,12 @@ def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
 def test_every_shipped_config_parses_into_its_scripts_arguments(config, tmp_path):
     from cadenza_hf.training.trainer import parse_script_args
 
-    script = import_module("cadenza_hf.training.composer" if config.name.startswith("composer") else "cadenza_hf.training.performer")
-    parsed = parse_script_args(script.build_parser(), ["--config", str(config), "--output_dir", str(tmp_path),
-                                                       "--dataset_dir", "data/x"])
+    script = import_module(
+        "cadenza_hf.training.composer" if config.name.startswith("composer") else "cadenza_hf.training.performer"
+    )
+    parsed = parse_script_args(
+        script.build_parser(), ["--config", str(config), "--output_dir", str(tmp_path), "--dataset_dir", "data/x"]
+    )
     model_args, training_args = parsed[0], parsed[-1]
     assert model_args.preset == json.loads(config.read_text())["preset"]
     assert training_args.max_steps == json.loads(config.read_text())["max_steps"] > 0

@@ -13,8 +13,14 @@ def tiny_composer(tok, seed: int = 0):
     from cadenza_hf import CadenzaComposerConfig, CadenzaComposerModel
 
     torch.manual_seed(seed)
-    config = CadenzaComposerConfig(vocab_size=tok.vocab_size, num_encoder_layers=1, num_decoder_layers=1,
-                                   latent_size=8, max_position_embeddings=800, **TINY)
+    config = CadenzaComposerConfig(
+        vocab_size=tok.vocab_size,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        latent_size=8,
+        max_position_embeddings=800,
+        **TINY,
+    )
     return CadenzaComposerModel(config).eval()
 
 
@@ -24,8 +30,13 @@ def tiny_performer(tok, kind: str | None = None, seed: int = 0):
     from cadenza_hf import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM
 
     torch.manual_seed(seed)
-    config = CadenzaPerformerConfig(vocab_size=tok.vocab_size, num_hidden_layers=1, velocity_token_ids=tok.velocity_ids,
-                                    microtiming_token_ids=tok.microtiming_ids, **TINY)
+    config = CadenzaPerformerConfig(
+        vocab_size=tok.vocab_size,
+        num_hidden_layers=1,
+        velocity_token_ids=tok.velocity_ids,
+        microtiming_token_ids=tok.microtiming_ids,
+        **TINY,
+    )
     if kind is not None:
         config.performer_kind = kind
     return CadenzaPerformerForMaskedLM(config).eval()

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from .support import CommandError, output_file, parse_track
 from ..tokenization.midi_io import MidiInputError
+from .support import CommandError, output_file, parse_track
 
 
 def cmd_example(args) -> int:

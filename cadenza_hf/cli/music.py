@@ -74,8 +74,10 @@ def _report(header: str, written: list[Path]) -> None:
 
 def _describe(excerpt) -> str:
     meta = excerpt.meta
-    return (f"track {meta.track_index} ({meta.track_name or 'unnamed'}), "
-            f"bars {meta.start_bar}-{meta.start_bar + meta.bars - 1}")
+    return (
+        f"track {meta.track_index} ({meta.track_name or 'unnamed'}), "
+        f"bars {meta.start_bar}-{meta.start_bar + meta.bars - 1}"
+    )
 
 
 def cmd_vary(args) -> int:
@@ -89,16 +91,24 @@ def cmd_vary(args) -> int:
     excerpt = _preflight(args.input, args)
     pipe = _variation_pipeline(args)
     seed = pick_seed(args.seed)
-    results = pipe(args.input, track=parse_track(args.track), start_bar=args.start_bar, bars=args.bars,
-                   num_variations=args.num_variations, variation_strength=strength, kind=args.kind,
-                   temperature=args.temperature, seed=seed, progress_bar=True)
+    results = pipe(
+        args.input,
+        track=parse_track(args.track),
+        start_bar=args.start_bar,
+        bars=args.bars,
+        num_variations=args.num_variations,
+        variation_strength=strength,
+        kind=args.kind,
+        temperature=args.temperature,
+        seed=seed,
+        progress_bar=True,
+    )
     stem = Path(args.input).stem
     files = {f"{stem}_var{i}.mid": r["midi"] for i, r in enumerate(results, 1)}
     rolls = [("idea", excerpt.score)] + [(f"var {i}", r["score"]) for i, r in enumerate(results, 1)]
     _plot(files, f"{stem}_variations.png", rolls, f"{stem}: strength {strength}, seed {seed}", args.plot)
     written = _write(folder, files)
-    _report(f"{args.input}: {_describe(excerpt)}; {len(results)} variations, strength {strength}, seed {seed}",
-            written)
+    _report(f"{args.input}: {_describe(excerpt)}; {len(results)} variations, strength {strength}, seed {seed}", written)
     return 0
 
 
@@ -117,8 +127,17 @@ def cmd_generate(args) -> int:
     meter = _time_signature(args.time_signature)
     pipe = _variation_pipeline(args)
     seed = pick_seed(args.seed)
-    results = pipe(None, kind=args.kind, bars=args.bars, num_variations=args.num_ideas, time_signature=meter,
-                   qpm=args.qpm, temperature=args.temperature, seed=seed, progress_bar=True)
+    results = pipe(
+        None,
+        kind=args.kind,
+        bars=args.bars,
+        num_variations=args.num_ideas,
+        time_signature=meter,
+        qpm=args.qpm,
+        temperature=args.temperature,
+        seed=seed,
+        progress_bar=True,
+    )
     files = {f"{args.kind}_idea{i}.mid": r["midi"] for i, r in enumerate(results, 1)}
     rolls = [(f"idea {i}", r["score"]) for i, r in enumerate(results, 1)]
     _plot(files, f"{args.kind}_ideas.png", rolls, f"new {args.kind} ideas, seed {seed}", args.plot)
@@ -136,9 +155,17 @@ def cmd_interpolate(args) -> int:
         raise CommandError("cannot interpolate between a drum track and a pitched track")
     pipe = _variation_pipeline(args)
     seed = pick_seed(args.seed)
-    results = pipe(args.input, interpolate_to=args.target, steps=args.steps, track=parse_track(args.track),
-                   start_bar=args.start_bar, bars=args.bars, temperature=args.temperature, seed=seed,
-                   progress_bar=True)
+    results = pipe(
+        args.input,
+        interpolate_to=args.target,
+        steps=args.steps,
+        track=parse_track(args.track),
+        start_bar=args.start_bar,
+        bars=args.bars,
+        temperature=args.temperature,
+        seed=seed,
+        progress_bar=True,
+    )
     stem = f"{Path(args.input).stem}_to_{Path(args.target).stem}"
     files = {f"{stem}_{i}.mid": r["midi"] for i, r in enumerate(results, 1)}
     rolls = [("A", first.score)] + [(f"step {i}", r["score"]) for i, r in enumerate(results, 1)] + [("B", last.score)]
@@ -153,8 +180,11 @@ def _performance_pipeline(args):
     if spec is None:
         from ..hub import defaults
 
-        main = defaults.PERFORMER_PITCHED if defaults.has_checkpoint(defaults.PERFORMER_PITCHED) else \
-            defaults.PERFORMER_DRUMS
+        main = (
+            defaults.PERFORMER_PITCHED
+            if defaults.has_checkpoint(defaults.PERFORMER_PITCHED)
+            else defaults.PERFORMER_DRUMS
+        )
         return load_pipeline("midi-performance", "performer", model=default_checkpoint(main))
     if isinstance(spec, list):
         return load_pipeline("midi-performance", "performer", model=spec[0], performer=spec[1:] or None)
@@ -179,8 +209,15 @@ def cmd_perform(args) -> int:
     excerpt = _preflight(args.input, args)
     pipe = _performance_pipeline(args)
     seed = pick_seed(args.seed)
-    result = pipe(args.input, track=parse_track(args.track), start_bar=args.start_bar, bars=args.bars,
-                  temperature=args.temperature, point_estimate=args.point_estimate, seed=seed)
+    result = pipe(
+        args.input,
+        track=parse_track(args.track),
+        start_bar=args.start_bar,
+        bars=args.bars,
+        temperature=args.temperature,
+        point_estimate=args.point_estimate,
+        seed=seed,
+    )
     try:
         atomic_write_bytes(out, result["midi"])
     except OSError as err:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-
 # Commands whose arguments all belong to a training or evaluation entry point of the
 # package: "cadenza train composer ..." runs cadenza_hf.training.composer.main(...).
 # (train-composer / train-performer are the older spellings, kept as aliases.)
@@ -44,10 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_dir(p, "folder for <idea>_var1.mid, ... (created if missing)")
     _add_window_args(p)
     p.add_argument("-n", "--num-variations", type=int, default=4, help="number of variations (default 4)")
-    p.add_argument("--strength", type=float, default=None,
-                   help="variation strength in [0, 1]: 0 stays close to the idea, 1 ignores it (default 0.5)")
-    p.add_argument("--kind", choices=("melody", "polyphonic"), default=None,
-                   help="vary a pitched idea as a melody or with chords (default: the idea's own kind)")
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="variation strength in [0, 1]: 0 stays close to the idea, 1 ignores it (default 0.5)",
+    )
+    p.add_argument(
+        "--kind",
+        choices=("melody", "polyphonic"),
+        default=None,
+        help="vary a pitched idea as a melody or with chords (default: the idea's own kind)",
+    )
     _add_model_args(p, composer=True)
     _add_sampling_args(p)
     p.add_argument("--plot", action="store_true", help="also write a piano-roll PNG (needs matplotlib)")
@@ -55,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write new ideas from scratch (no input)")
     _add_output_dir(p, "folder for <kind>_idea1.mid, ... (created if missing)")
     p.add_argument("-n", "--num-ideas", type=int, default=4, help="number of ideas (default 4)")
-    p.add_argument("--kind", choices=("drums", "melody", "polyphonic"), default="polyphonic",
-                   help="drums, melody (one note at a time) or polyphonic (default)")
+    p.add_argument(
+        "--kind",
+        choices=("drums", "melody", "polyphonic"),
+        default="polyphonic",
+        help="drums, melody (one note at a time) or polyphonic (default)",
+    )
     p.add_argument("--bars", type=int, default=4, help="number of bars (default 4)")
     p.add_argument("--time-signature", default="4/4", help="meter, e.g. 3/4 (default 4/4)")
     p.add_argument("--qpm", type=float, default=120.0, help="tempo in quarter notes per minute (default 120)")
@@ -71,9 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p, composer=False)
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same file)")
     p.add_argument("--temperature", type=float, default=1.0, help="0 for one deterministic performance (default 1.0)")
-    p.add_argument("--point-estimate", choices=["argmax", "median"], default="argmax",
-                   help="with --temperature 0: the most likely velocity/offset per note (argmax, default) or the "
-                        "median, the least expected absolute error")
+    p.add_argument(
+        "--point-estimate",
+        choices=["argmax", "median"],
+        default="argmax",
+        help="with --temperature 0: the most likely velocity/offset per note (argmax, default) or the "
+        "median, the least expected absolute error",
+    )
 
     p = sub.add_parser("interpolate", help="write ideas along the path from one idea to another")
     p.add_argument("input", help="MIDI file of the first idea")
@@ -87,10 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in ("train", "evaluate"):
         models = sorted({model for (cmd, model) in FORWARDED if cmd == command})
-        sub.add_parser(command, add_help=False, usage=f"cadenza {command} {{{','.join(models)}}} [OPTIONS...]",
-                       help=f"{command} the composer or a performer ('cadenza {command} composer --help': options)")
-    sub.add_parser("build-dataset", add_help=False, usage="cadenza build-dataset --input DIR --output DIR [OPTIONS...]",
-                   help="build a training DatasetDict of 4-bar excerpts from MIDI folders (--help: options)")
+        sub.add_parser(
+            command,
+            add_help=False,
+            usage=f"cadenza {command} {{{','.join(models)}}} [OPTIONS...]",
+            help=f"{command} the composer or a performer ('cadenza {command} composer --help': options)",
+        )
+    sub.add_parser(
+        "build-dataset",
+        add_help=False,
+        usage="cadenza build-dataset --input DIR --output DIR [OPTIONS...]",
+        help="build a training DatasetDict of 4-bar excerpts from MIDI folders (--help: options)",
+    )
 
     p = sub.add_parser("push", help="upload a model folder with its model card (README.md) to the Hugging Face Hub")
     p.add_argument("folder", help="saved model folder (config, weights, tokenizer)")
@@ -108,13 +131,22 @@ def _add_output_dir(p: argparse.ArgumentParser, help_text: str) -> None:
 def _add_model_args(p: argparse.ArgumentParser, composer: bool) -> None:
     if composer:
         p.add_argument("--composer", default=None, help="composer folder or Hub id (default: the shipped one)")
-    p.add_argument("--performer", action="append", default=None, metavar="[KIND=]PATH",
-                   help="performer folder or Hub id, repeatable; KIND is drums or pitched (default: the shipped ones)")
+    p.add_argument(
+        "--performer",
+        action="append",
+        default=None,
+        metavar="[KIND=]PATH",
+        help="performer folder or Hub id, repeatable; KIND is drums or pitched (default: the shipped ones)",
+    )
 
 
 def _add_sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same files; default: random, printed)")
-    p.add_argument("--temperature", type=float, default=1.0, help="composer sampling temperature, 0 = greedy (default 1.0)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="random seed (same seed, same files; default: random, printed)"
+    )
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="composer sampling temperature, 0 = greedy (default 1.0)"
+    )
 
 
 def _add_window_args(p: argparse.ArgumentParser) -> None:

@@ -47,8 +47,13 @@ def output_folder(path: str) -> Path:
 def check_range(name: str, value, low=None, high=None) -> None:
     """Raise CommandError if ``value`` is below ``low`` or above ``high``."""
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"in [{low}, {high}]" if low is not None and high is not None else f">= {low}" if low is not None \
+        bounds = (
+            f"in [{low}, {high}]"
+            if low is not None and high is not None
+            else f">= {low}"
+            if low is not None
             else f"<= {high}"
+        )
         raise CommandError(f"{name} must be {bounds}, got {value}")
 
 

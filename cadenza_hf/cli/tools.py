@@ -45,11 +45,13 @@ def cmd_push(args) -> int:
     except ValueError as err:
         raise CommandError(f"{card}: {err}") from None
     try:
-        info = push_with_card(folder, args.repo_id, card, private=args.private or None,
-                              commit_message=args.commit_message)
+        info = push_with_card(
+            folder, args.repo_id, card, private=args.private or None, commit_message=args.commit_message
+        )
     except Exception as err:  # network, auth and Hub errors all end the command the same way
-        raise CommandError(f"push to {args.repo_id} failed: {str(err).splitlines()[0] if str(err) else err!r}") \
-            from None
+        raise CommandError(
+            f"push to {args.repo_id} failed: {str(err).splitlines()[0] if str(err) else err!r}"
+        ) from None
     print(f"pushed {folder} with {card.name} as README.md to {args.repo_id}: {getattr(info, 'commit_url', info)}")
     return 0
 

@@ -6,13 +6,14 @@ as an ``IterableDatasetDict``. See :mod:`cadenza_hf.data.build`.
 """
 
 from .build import BuildOptions, BuildSummary, build_dataset, build_streaming, excerpt_kind
-from .collators import ComposerCollator, PerformerCollator
+from .collators import ComposerCollator, DenoisingComposerCollator, PerformerCollator
 from .sources import SourceFile, discover, load_source, split_of
 
 __all__ = [
     "BuildOptions",
     "BuildSummary",
     "ComposerCollator",
+    "DenoisingComposerCollator",
     "PerformerCollator",
     "SourceFile",
     "build_dataset",

@@ -81,10 +81,24 @@ def features():
 
 def _empty_row(source: SourceFile, status: str, reason: str) -> dict:
     return {
-        "status": status, "reason": reason, "source": source.name, "collection": source.collection,
-        "split": split_of(source), "track": "", "track_index": -1, "program": -1, "kind": "", "bar": -1,
-        "time_signature": "", "tempo": 0.0, "note_count": 0, "transpose": 0, "hash": "",
-        "input_ids": [], "composition_ids": [], "masked_ids": [],
+        "status": status,
+        "reason": reason,
+        "source": source.name,
+        "collection": source.collection,
+        "split": split_of(source),
+        "track": "",
+        "track_index": -1,
+        "program": -1,
+        "kind": "",
+        "bar": -1,
+        "time_signature": "",
+        "tempo": 0.0,
+        "note_count": 0,
+        "transpose": 0,
+        "hash": "",
+        "input_ids": [],
+        "composition_ids": [],
+        "masked_ids": [],
     }
 
 
@@ -168,11 +182,20 @@ def _excerpt_row(source, split, index, bar, shift, excerpt, tokenizer, options, 
     meta = excerpt.meta
     row = _empty_row(source, "ok", "")
     row.update(
-        split=split, track=meta.track_name, track_index=index, program=meta.program,
-        kind=excerpt_kind(tokenizer, ids), bar=bar, time_signature="%d/%d" % meta.time_signature,
-        tempo=float(meta.tempos[0][1]), note_count=excerpt.score.note_num() - meta.dropped_notes,
-        transpose=shift, hash=hashlib.sha1(np.asarray(ids, dtype=np.int32).tobytes()).hexdigest()[:20],
-        input_ids=ids, composition_ids=tokenizer.composition_ids(ids), masked_ids=tokenizer.mask_performance(ids),
+        split=split,
+        track=meta.track_name,
+        track_index=index,
+        program=meta.program,
+        kind=excerpt_kind(tokenizer, ids),
+        bar=bar,
+        time_signature="%d/%d" % meta.time_signature,
+        tempo=float(meta.tempos[0][1]),
+        note_count=excerpt.score.note_num() - meta.dropped_notes,
+        transpose=shift,
+        hash=hashlib.sha1(np.asarray(ids, dtype=np.int32).tobytes()).hexdigest()[:20],
+        input_ids=ids,
+        composition_ids=tokenizer.composition_ids(ids),
+        masked_ids=tokenizer.mask_performance(ids),
     )
     return row
 
@@ -242,8 +265,11 @@ class BuildSummary:
         lines.append(header)
         for split in SPLITS:
             counts = self.excerpts.get(split, {})
-            lines.append(split.ljust(12) + "".join(str(counts.get(k, 0)).rjust(12) for k in KINDS)
-                         + str(sum(counts.values())).rjust(10))
+            lines.append(
+                split.ljust(12)
+                + "".join(str(counts.get(k, 0)).rjust(12) for k in KINDS)
+                + str(sum(counts.values())).rjust(10)
+            )
         return "\n".join(lines)
 
 
@@ -333,8 +359,9 @@ def build_streaming(inputs: list[str], options: BuildOptions | None = None):
     stream = IterableDataset.from_generator(generate_rows, gen_kwargs=gen_kwargs, features=features())
     result = IterableDatasetDict()
     for split in SPLITS:
-        result[split] = stream.filter(lambda st, sp, want=split: st == "ok" and sp == want,
-                                      input_columns=["status", "split"]).remove_columns(["status", "reason"])
+        result[split] = stream.filter(
+            lambda st, sp, want=split: st == "ok" and sp == want, input_columns=["status", "split"]
+        ).remove_columns(["status", "reason"])
     return result
 
 

@@ -6,7 +6,10 @@ position that is not a masked performance slot).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
+
+from ..tokenization.masking import mask_idea
 
 
 def _pad(rows: list[list[int]], value: int, multiple: int | None, side: str = "right"):
@@ -53,6 +56,53 @@ class ComposerCollator:
 
 
 @dataclass
+class DenoisingComposerCollator:
+    """Batches for a composer with idea attention: the decoder writes the idea, the encoder reads it damaged.
+
+    ``encoder_input_ids`` is each idea with a random share ``r`` of its tokens masked
+    (:func:`~cadenza_hf.tokenization.masking.mask_idea`); ``input_ids``/``labels`` are the
+    idea itself. ``r`` is drawn per idea: 1 with probability ``free_share`` (a blank
+    copy: learn to write ideas from nothing but the bar count), else uniform in [0, 1],
+    so every variation strength is trained.
+
+    Args:
+        tokenizer: the :class:`~cadenza_hf.PerTokTokenizer`.
+        free_share: share of ideas given as a blank copy (``r = 1``).
+        seed: seed of the collator's own random generator.
+    """
+
+    tokenizer: object
+    column: str = "composition_ids"
+    pad_to_multiple_of: int | None = None
+    free_share: float = 0.1
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._rng = random.Random(self.seed)
+        self._base = ComposerCollator(self.tokenizer, self.column, self.pad_to_multiple_of)
+
+    def __call__(self, features: list[dict]) -> dict:
+        batch = self._base(features)
+        tok = self.tokenizer
+        rows = [list(f[self.column]) for f in features]
+        if self.column != "composition_ids":
+            rows = [tok.composition_ids(r) for r in rows]
+        specials = (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
+        damaged = []
+        for row in rows:
+            ratio = 1.0 if self._rng.random() < self.free_share else self._rng.random()
+            damaged.append(
+                mask_idea(
+                    row, ratio, self._rng, bar_id=tok.bar_token_id, mask_id=tok.mask_token_id, special_ids=specials
+                )
+            )
+        batch["encoder_input_ids"] = _pad(damaged, tok.pad_token_id, self.pad_to_multiple_of)
+        batch["encoder_attention_mask"] = _pad([[1] * len(r) for r in damaged], 0, self.pad_to_multiple_of)
+        return batch
+
+
+@dataclass
 class PerformerCollator:
     """Full PerTok ids with 100% of the performance tokens masked, for the performer.
 
@@ -76,4 +126,4 @@ class PerformerCollator:
         }
 
 
-__all__ = ["ComposerCollator", "PerformerCollator"]
+__all__ = ["ComposerCollator", "DenoisingComposerCollator", "PerformerCollator"]

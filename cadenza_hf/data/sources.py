@@ -41,8 +41,13 @@ class SourceFile:
     extra: str = "{}"  # JSON: per-collection metadata (e.g. POP909 meter)
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "name": self.name, "collection": self.collection,
-                "split": self.split or "", "extra": self.extra}
+        return {
+            "path": self.path,
+            "name": self.name,
+            "collection": self.collection,
+            "split": self.split or "",
+            "extra": self.extra,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> SourceFile:

@@ -83,9 +83,15 @@ class Idea:
     def meta(self, tokenizer):
         from ..tokenization.excerpt import ExcerptMeta
 
-        return ExcerptMeta(ticks_per_quarter=tokenizer.ticks_per_quarter, time_signature=self.time_signature,
-                           tempos=[(0, float(self.tempo or 120.0))], is_drum=self.kind == "drums", bars=self.bars,
-                           source=self.source, start_bar=self.bar)
+        return ExcerptMeta(
+            ticks_per_quarter=tokenizer.ticks_per_quarter,
+            time_signature=self.time_signature,
+            tempos=[(0, float(self.tempo or 120.0))],
+            is_drum=self.kind == "drums",
+            bars=self.bars,
+            source=self.source,
+            start_bar=self.bar,
+        )
 
 
 # ---- data and model ------------------------------------------------------------------
@@ -179,9 +185,16 @@ def generate_variations(model, tokenizer, ideas, latents, args) -> tuple[list[li
     outputs: list[list[int] | None] = [None] * len(ideas)
     start = time.perf_counter()
     for (bars, meter, drums, mono), chunk in batches(ideas, args.batch_size, not args.no_kind_grammar):
-        options = ComposeOptions(bars=bars, drums=drums, monophonic=mono, time_signature=meter,
-                                 temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
-                                 kind_first=not args.plain_greedy)
+        options = ComposeOptions(
+            bars=bars,
+            drums=drums,
+            monophonic=mono,
+            time_signature=meter,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            max_new_tokens=args.max_new_tokens,
+            kind_first=not args.plain_greedy,
+        )
         seed = args.seed + chunk[0].position if args.temperature > 0 else None
         rows = compose_from_latents(model, tokenizer, latents[[i.position for i in chunk]], options, seed=seed)
         for idea, row in zip(chunk, rows):
@@ -211,9 +224,13 @@ def score_pair(tokenizer, idea: Idea, out_ids: list[int], in_score=None) -> dict
     in_score = in_score if in_score is not None else tokenizer.decode_midi(idea.ids, reference=meta)
     out_score = tokenizer.decode_midi(out_ids, reference=meta)
     sim = similarity(in_score, out_score, bars=idea.bars, time_signature=idea.time_signature)
-    return {**sim.to_dict(), "valid": is_valid(tokenizer, idea, out_ids),
-            "notes_in": sum(len(t.notes) for t in in_score.tracks),
-            "notes_out": sum(len(t.notes) for t in out_score.tracks), "new_tokens": len(out_ids) - 1}
+    return {
+        **sim.to_dict(),
+        "valid": is_valid(tokenizer, idea, out_ids),
+        "notes_in": sum(len(t.notes) for t in in_score.tracks),
+        "notes_out": sum(len(t.notes) for t in out_score.tracks),
+        "new_tokens": len(out_ids) - 1,
+    }
 
 
 def summarize(label, records: list[dict], seconds: float | None = None) -> dict:
@@ -228,8 +245,11 @@ def summarize(label, records: list[dict], seconds: float | None = None) -> dict:
         row["notes_out"] = float(np.mean([r["notes_out"] for r in records]))
     if seconds is not None:
         tokens = sum(r["new_tokens"] for r in records)
-        row.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds else 0.0,
-                   seconds_per_variation=seconds / max(n, 1))
+        row.update(
+            seconds=seconds,
+            tokens_per_second=tokens / seconds if seconds else 0.0,
+            seconds_per_variation=seconds / max(n, 1),
+        )
     return row
 
 
@@ -260,15 +280,14 @@ LATENT_CONDITIONS = ("own z", "another excerpt's z", "z = 0")
 
 
 @torch.no_grad()
-def latent_use(model, tokenizer, ideas: list[Idea], mean: torch.Tensor, logvar: torch.Tensor,
-               batch_size: int) -> dict:
+def latent_use(model, tokenizer, ideas: list[Idea], mean: torch.Tensor, logvar: torch.Tensor, batch_size: int) -> dict:
     """How much the decoder uses the latent: teacher-forced NLL and pitch-token accuracy of every idea with its own
     posterior mean, with the next idea's (a derangement) and with the prior mean, plus the posterior's KL.
 
     Greedy similarity mixes what ``z`` holds with how decoding goes wrong; this isolates the first. A decoder that
     ignores ``z`` scores the same under all three conditions."""
-    from ..tokenization.grammar import Kind
     from ..modeling.composer import LatentDistribution
+    from ..tokenization.grammar import Kind
 
     pitch_ids = torch.as_tensor(tokenizer.grammar.ids_of[Kind.PITCH])  # pitched notes (not drums)
     swapped = mean.roll(-1, 0)  # idea i gets idea i+1's mean
@@ -279,8 +298,9 @@ def latent_use(model, tokenizer, ideas: list[Idea], mean: torch.Tensor, logvar: 
         rows = slice(start, start + ids.shape[0])
         for condition, z in zip(LATENT_CONDITIONS, (mean[rows], swapped[rows], torch.zeros_like(mean[rows]))):
             logits = model(input_ids=ids, attention_mask=mask, latent=z).logits[:, :-1].float()
-            nll = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100,
-                                                    reduction="sum")
+            nll = torch.nn.functional.cross_entropy(
+                logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum"
+            )
             is_pitch = torch.isin(targets, pitch_ids)
             t = totals[condition]
             t[0] += float(nll)
@@ -288,14 +308,24 @@ def latent_use(model, tokenizer, ideas: list[Idea], mean: torch.Tensor, logvar: 
             t[2] += int((logits.argmax(-1)[is_pitch] == targets[is_pitch]).sum())
             t[3] += int(is_pitch.sum())
     kl = LatentDistribution(mean, logvar).kl().sum(-1)  # (N,) nats per idea
-    return {"kl_nats_per_excerpt": float(kl.mean()),
-            "conditions": {c: {"nll_per_excerpt": t[0] / len(ideas), "nll_per_token": t[0] / max(t[1], 1),
-                               "pitch_accuracy": t[2] / max(t[3], 1)} for c, t in totals.items()}}
+    return {
+        "kl_nats_per_excerpt": float(kl.mean()),
+        "conditions": {
+            c: {
+                "nll_per_excerpt": t[0] / len(ideas),
+                "nll_per_token": t[0] / max(t[1], 1),
+                "pitch_accuracy": t[2] / max(t[3], 1),
+            }
+            for c, t in totals.items()
+        },
+    }
 
 
 def latent_use_table(use: dict) -> str:
-    body = [[c, f"{v['nll_per_excerpt']:.1f}", f"{v['nll_per_token']:.3f}", f"{v['pitch_accuracy']:.3f}"]
-            for c, v in use["conditions"].items()]
+    body = [
+        [c, f"{v['nll_per_excerpt']:.1f}", f"{v['nll_per_token']:.3f}", f"{v['pitch_accuracy']:.3f}"]
+        for c, v in use["conditions"].items()
+    ]
     return md_table(["decoder conditioned on", "NLL nats/excerpt", "NLL nats/token", "pitch-token accuracy"], body)
 
 
@@ -316,8 +346,15 @@ def target_checks(rows: list[dict], default_strength: float) -> list[dict]:
             value = row[metric] if row else None
             ok = value is not None and value >= low and (high is None or value <= high)
             want = f">= {low:g}" if high is None else f"{low:g}-{high:g}"
-            checks.append({"strength": strength, "metric": metric, "target": want, "value": value,
-                           "result": "PASS" if ok else ("not measured" if value is None else "FAIL")})
+            checks.append(
+                {
+                    "strength": strength,
+                    "metric": metric,
+                    "target": want,
+                    "value": value,
+                    "result": "PASS" if ok else ("not measured" if value is None else "FAIL"),
+                }
+            )
     return checks
 
 
@@ -329,11 +366,34 @@ def md_table(header: list[str], rows: list[list]) -> str:
 
 
 def results_table(rows: list[dict], placebo_row: dict | None) -> str:
-    header = ["strength", "n", "pitch", "onset", "duration", "absolute", "valid", "empty", "notes in/out",
-              "gen s", "tok/s", "s/variation"]
-    body = [[f"{r['strength']:g}", r["n"], *(f"{r[m]:.2f}" for m in METRICS), f"{r['valid_share']:.3f}",
-             f"{r['empty_share']:.3f}", f"{r['notes_in']:.1f} / {r['notes_out']:.1f}", f"{r['seconds']:.1f}",
-             f"{r['tokens_per_second']:.0f}", f"{r['seconds_per_variation']:.3f}"] for r in rows]
+    header = [
+        "strength",
+        "n",
+        "pitch",
+        "onset",
+        "duration",
+        "absolute",
+        "valid",
+        "empty",
+        "notes in/out",
+        "gen s",
+        "tok/s",
+        "s/variation",
+    ]
+    body = [
+        [
+            f"{r['strength']:g}",
+            r["n"],
+            *(f"{r[m]:.2f}" for m in METRICS),
+            f"{r['valid_share']:.3f}",
+            f"{r['empty_share']:.3f}",
+            f"{r['notes_in']:.1f} / {r['notes_out']:.1f}",
+            f"{r['seconds']:.1f}",
+            f"{r['tokens_per_second']:.0f}",
+            f"{r['seconds_per_variation']:.3f}",
+        ]
+        for r in rows
+    ]
     if placebo_row:
         body.append(["placebo", placebo_row["n"], *(f"{placebo_row[m]:.2f}" for m in METRICS)] + ["-"] * 6)
     body += [[name, "500", *(f"{v:.2f}" for v in values)] + ["-"] * 6 for name, values in PAPER_ROWS.items()]
@@ -356,64 +416,83 @@ def render(result: dict, ideas: list[Idea], per_strength: dict) -> str:
     """The markdown section."""
     s = result["settings"]
     mono = {m: ("yes" if ok else "no") for m, ok in result["monotonic"].items()}
-    checks = md_table(["strength", "metric", "target", "value", "result"],
-                      [[f"{c['strength']:g}", c["metric"], c["target"],
-                        "-" if c["value"] is None else f"{c['value']:.2f}", f"**{c['result']}**"]
-                       for c in result["checks"]])
+    checks = md_table(
+        ["strength", "metric", "target", "value", "result"],
+        [
+            [
+                f"{c['strength']:g}",
+                c["metric"],
+                c["target"],
+                "-" if c["value"] is None else f"{c['value']:.2f}",
+                f"**{c['result']}**",
+            ]
+            for c in result["checks"]
+        ],
+    )
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(Counter(i.kind for i in ideas).items()))
     meter_counts = Counter(f"{a}/{b}" for a, b in (i.time_signature for i in ideas))
     meters = ", ".join(f"{k} {v}" for k, v in sorted(meter_counts.items()))
-    return "\n".join([
-        "## Composer evaluation (paper Table 2)",
-        "",
-        "One greedy variation per test excerpt at each variation strength, compared with its input "
-        "(paper eq. 8; metric definitions in `cadenza_hf/evaluation/similarity.py`). "
-        "Produced by `cadenza evaluate composer` (`python -m cadenza_hf.evaluation.evaluate_composer`).",
-        "",
-        f"Command: `{result['command']}`",
-        "",
-        f"- model: `{s['model']}` ({result['model_parameters']:,} parameters"
-        + (f", trained {result['model_global_step']} steps" if result.get("model_global_step") else "") + ")",
-        f"- data: `{s['dataset_dir']}` split `{s['split']}`, {len(ideas)} of {result['rows_after_filter']} "
-        f"excerpts (seed {s['seed']}; collections {', '.join(s['collections']) or 'all'}); kinds: {kinds}; "
-        f"meters: {meters}",
-        "- decoding: " + (f"sampled at temperature {s['temperature']:g}, top-p {s['top_p']:g} (seeded)"
-                          if s.get("temperature") else
-                          "plain token-level greedy" if s.get("plain_greedy") else "kind-first greedy")
-        + ", grammar processor with each input's bars, meter and drum flag (at least one note)"
-        + ("" if s["no_kind_grammar"] else ", monophonic grammar for monophonic inputs")
-        + f"; batch {s['batch_size']}, max {s['max_new_tokens']} new tokens; torch threads {s['threads']}",
-        f"- {result['machine']}; total run time {result['total_seconds']:.0f} s",
-        "",
-        results_table(result["rows"], result.get("placebo")),
-        "",
-        "`valid`: share of outputs with 0 grammar errors, the input's bar count, EOS, and MIDI bytes that "
-        "`read_midi` accepts (it refuses files without notes, so an empty output is invalid); `empty`: share of "
-        "outputs with no notes. Means are over all outputs. Placebo: each excerpt against another sampled "
-        "excerpt of the same meter. Paper rows: Lakh MIDI, 12+12-layer composers (Table 2).",
-        "",
-        "Similarity falls monotonically as strength rises: " + ", ".join(f"{m} {v}" for m, v in mono.items()) + ".",
-        "",
-        checks,
-        "",
-        "### By kind",
-        "",
-        kind_table(per_strength, ideas),
-        "",
-        "### Latent use (teacher forcing)",
-        "",
-        "The same excerpts, teacher-forced (eval mode: no word dropout), with the decoder conditioned on each "
-        "excerpt's own posterior mean, on another excerpt's, and on the prior mean. The gap between the first two "
-        "rows is what the latent tells the decoder; the accuracy is the argmax at the excerpt's pitch tokens. "
-        f"Mean posterior KL: {result['latent_use']['kl_nats_per_excerpt']:.1f} nats per excerpt.",
-        "",
-        latent_use_table(result["latent_use"]),
-    ])
+    return "\n".join(
+        [
+            "## Composer evaluation (paper Table 2)",
+            "",
+            "One greedy variation per test excerpt at each variation strength, compared with its input "
+            "(paper eq. 8; metric definitions in `cadenza_hf/evaluation/similarity.py`). "
+            "Produced by `cadenza evaluate composer` (`python -m cadenza_hf.evaluation.evaluate_composer`).",
+            "",
+            f"Command: `{result['command']}`",
+            "",
+            f"- model: `{s['model']}` ({result['model_parameters']:,} parameters"
+            + (f", trained {result['model_global_step']} steps" if result.get("model_global_step") else "")
+            + ")",
+            f"- data: `{s['dataset_dir']}` split `{s['split']}`, {len(ideas)} of {result['rows_after_filter']} "
+            f"excerpts (seed {s['seed']}; collections {', '.join(s['collections']) or 'all'}); kinds: {kinds}; "
+            f"meters: {meters}",
+            "- decoding: "
+            + (
+                f"sampled at temperature {s['temperature']:g}, top-p {s['top_p']:g} (seeded)"
+                if s.get("temperature")
+                else "plain token-level greedy"
+                if s.get("plain_greedy")
+                else "kind-first greedy"
+            )
+            + ", grammar processor with each input's bars, meter and drum flag (at least one note)"
+            + ("" if s["no_kind_grammar"] else ", monophonic grammar for monophonic inputs")
+            + f"; batch {s['batch_size']}, max {s['max_new_tokens']} new tokens; torch threads {s['threads']}",
+            f"- {result['machine']}; total run time {result['total_seconds']:.0f} s",
+            "",
+            results_table(result["rows"], result.get("placebo")),
+            "",
+            "`valid`: share of outputs with 0 grammar errors, the input's bar count, EOS, and MIDI bytes that "
+            "`read_midi` accepts (it refuses files without notes, so an empty output is invalid); `empty`: share of "
+            "outputs with no notes. Means are over all outputs. Placebo: each excerpt against another sampled "
+            "excerpt of the same meter. Paper rows: Lakh MIDI, 12+12-layer composers (Table 2).",
+            "",
+            "Similarity falls monotonically as strength rises: " + ", ".join(f"{m} {v}" for m, v in mono.items()) + ".",
+            "",
+            checks,
+            "",
+            "### By kind",
+            "",
+            kind_table(per_strength, ideas),
+            "",
+            "### Latent use (teacher forcing)",
+            "",
+            "The same excerpts, teacher-forced (eval mode: no word dropout), with the decoder conditioned on each "
+            "excerpt's own posterior mean, on another excerpt's, and on the prior mean. The gap between the first two "
+            "rows is what the latent tells the decoder; the accuracy is the argmax at the excerpt's pitch tokens. "
+            f"Mean posterior KL: {result['latent_use']['kl_nats_per_excerpt']:.1f} nats per excerpt.",
+            "",
+            latent_use_table(result["latent_use"]),
+        ]
+    )
 
 
 def machine_facts() -> str:
-    return (f"python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
-            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    return (
+        f"python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
 
 
 def write_section(path: Path, section: str) -> None:
@@ -438,8 +517,12 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"composer folder (default {DEFAULT_MODEL})")
     parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the model folder)")
-    parser.add_argument("--dataset_dir", "--dataset-dir", default=DEFAULT_DATASET,
-                        help=f"DatasetDict from cadenza build-dataset (default {DEFAULT_DATASET})")
+    parser.add_argument(
+        "--dataset_dir",
+        "--dataset-dir",
+        default=DEFAULT_DATASET,
+        help=f"DatasetDict from cadenza build-dataset (default {DEFAULT_DATASET})",
+    )
     parser.add_argument("--split", default="test")
     parser.add_argument("--collections", nargs="*", default=["pop909"], help="keep these collections (default pop909)")
     parser.add_argument("--kinds", nargs="*", default=[], help="keep these kinds (default all)")
@@ -448,13 +531,21 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="sampling and latent seed (default 0)")
     parser.add_argument("--batch-size", type=int, default=32, help="ideas per generate call (default 32)")
     parser.add_argument("--max-new-tokens", type=int, default=768)
-    parser.add_argument("--temperature", type=float, default=0.0,
-                        help="0 (default, the paper's protocol): greedy; > 0: sample at this temperature (seeded)")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        help="0 (default, the paper's protocol): greedy; > 0: sample at this temperature (seeded)",
+    )
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus for --temperature > 0 (default 1.0)")
-    parser.add_argument("--plain-greedy", action="store_true",
-                        help="token-level greedy instead of the default kind-first greedy (ComposeOptions.kind_first)")
-    parser.add_argument("--no-kind-grammar", action="store_true",
-                        help="do not impose the monophonic grammar on monophonic inputs")
+    parser.add_argument(
+        "--plain-greedy",
+        action="store_true",
+        help="token-level greedy instead of the default kind-first greedy (ComposeOptions.kind_first)",
+    )
+    parser.add_argument(
+        "--no-kind-grammar", action="store_true", help="do not impose the monophonic grammar on monophonic inputs"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--output-json", type=Path, help="write every number (and per-excerpt records) here")
     parser.add_argument("--markdown", type=Path, help="(re)write the composer-eval section of this file")
@@ -484,28 +575,44 @@ def run(args, argv: list[str]) -> tuple[dict, list[Idea], dict[float, list[dict]
         per_strength[strength] = records
         rows.append(summarize(strength, records, seconds))
         r = rows[-1]
-        print(f"# strength {strength:g}: " + ", ".join(f"{m} {r[m]:.2f}" for m in METRICS)
-              + f", valid {r['valid_share']:.3f}, {seconds:.1f} s", flush=True)
+        print(
+            f"# strength {strength:g}: "
+            + ", ".join(f"{m} {r[m]:.2f}" for m in METRICS)
+            + f", valid {r['valid_share']:.3f}, {seconds:.1f} s",
+            flush=True,
+        )
     placebo_records = placebo(tokenizer, ideas, args.seed)
     use = latent_use(model, tokenizer, ideas, mean, logvar, args.batch_size)
-    return {
-        "command": reporting.command_line(argv, SCRIPT),
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": machine_facts(),
-        "model_parameters": model.num_parameters(),
-        "model_global_step": model_global_step(args.model),
-        "rows_after_filter": total,
-        "default_strength": DEFAULT_VARIATION_STRENGTH,
-        "rows": rows,
-        "placebo": summarize("placebo", placebo_records) if placebo_records else None,
-        "latent_use": use,
-        "monotonic": monotonic(rows),
-        "checks": target_checks(rows, DEFAULT_VARIATION_STRENGTH),
-        "total_seconds": time.perf_counter() - start,
-        "excerpts": [{"source": i.source, "bar": i.bar, "kind": i.kind, "bars": i.bars,
-                      "time_signature": f"{i.time_signature[0]}/{i.time_signature[1]}"} for i in ideas],
-        "per_excerpt": {f"{s:g}": recs for s, recs in per_strength.items()},
-    }, ideas, per_strength
+    return (
+        {
+            "command": reporting.command_line(argv, SCRIPT),
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "machine": machine_facts(),
+            "model_parameters": model.num_parameters(),
+            "model_global_step": model_global_step(args.model),
+            "rows_after_filter": total,
+            "default_strength": DEFAULT_VARIATION_STRENGTH,
+            "rows": rows,
+            "placebo": summarize("placebo", placebo_records) if placebo_records else None,
+            "latent_use": use,
+            "monotonic": monotonic(rows),
+            "checks": target_checks(rows, DEFAULT_VARIATION_STRENGTH),
+            "total_seconds": time.perf_counter() - start,
+            "excerpts": [
+                {
+                    "source": i.source,
+                    "bar": i.bar,
+                    "kind": i.kind,
+                    "bars": i.bars,
+                    "time_signature": f"{i.time_signature[0]}/{i.time_signature[1]}",
+                }
+                for i in ideas
+            ],
+            "per_excerpt": {f"{s:g}": recs for s, recs in per_strength.items()},
+        },
+        ideas,
+        per_strength,
+    )
 
 
 def main(argv=None) -> dict:
@@ -515,8 +622,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     print("# " + reporting.command_line(argv, SCRIPT), flush=True)
     result, ideas, per_strength = run(args, argv)
-    reporting.emit_result(result, render(result, ideas, per_strength), args.output_json, args.markdown,
-                          write_section)
+    reporting.emit_result(result, render(result, ideas, per_strength), args.output_json, args.markdown, write_section)
     return result
 
 

@@ -85,22 +85,37 @@ def real_notes(tok, rows: list[dict]):
 
 
 # ---- performing -----------------------------------------------------------------------------
-def perform_rows(model, tok, rows: list[dict], temperature: float, seed: int, batch_size: int,
-                 top_p: float = 1.0, point_estimate: str = "argmax") -> list:
+def perform_rows(
+    model,
+    tok,
+    rows: list[dict],
+    temperature: float,
+    seed: int,
+    batch_size: int,
+    top_p: float = 1.0,
+    point_estimate: str = "argmax",
+) -> list:
     """Fill every row's composition ids with ``model``; return PerformedNotes per row (input order).
 
     Rows are batched by length (less padding); sampling uses one seeded generator.
     """
     import torch
 
-    from .expressiveness import PerformedNotes
     from ..generation.performance import fill_performance_ids
+    from .expressiveness import PerformedNotes
 
     order = sorted(range(len(rows)), key=lambda k: len(rows[k]["composition_ids"]))
     generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
-    filled = fill_performance_ids(model, tok, [rows[k]["composition_ids"] for k in order],
-                                  temperature=temperature, top_p=top_p, generator=generator,
-                                  batch_size=batch_size, point_estimate=point_estimate)
+    filled = fill_performance_ids(
+        model,
+        tok,
+        [rows[k]["composition_ids"] for k in order],
+        temperature=temperature,
+        top_p=top_p,
+        generator=generator,
+        batch_size=batch_size,
+        point_estimate=point_estimate,
+    )
     out = [None] * len(rows)
     for k, ids in zip(order, filled):
         out[k] = PerformedNotes.from_ids(tok, ids, rows[k]["time_signature"])
@@ -132,8 +147,12 @@ def _summary(vel_err, micro_err, tpq: int) -> dict:
     from .expressiveness import ticks_to_percent
 
     vel, micro = np.concatenate(vel_err), np.concatenate(micro_err)
-    return {"velocity_mae": float(vel.mean()), "microtiming_mae_ticks": float(micro.mean()),
-            "microtiming_mae_percent": float(ticks_to_percent(micro.mean(), tpq)), "notes": int(len(vel))}
+    return {
+        "velocity_mae": float(vel.mean()),
+        "microtiming_mae_ticks": float(micro.mean()),
+        "microtiming_mae_percent": float(ticks_to_percent(micro.mean(), tpq)),
+        "notes": int(len(vel)),
+    }
 
 
 def _errors(pairs) -> dict:
@@ -144,8 +163,14 @@ def _errors(pairs) -> dict:
     return _summary([e["velocity"] for e in errs], [e["microtiming"] for e in errs], pairs[0][1].ticks_per_quarter)
 
 
-def baseline_rows(collection: str, real: list, reference, seed: int, tracks: list[str] | None = None,
-                  track_means: dict[str, float] | None = None) -> list[dict]:
+def baseline_rows(
+    collection: str,
+    real: list,
+    reference,
+    seed: int,
+    tracks: list[str] | None = None,
+    track_means: dict[str, float] | None = None,
+) -> list[dict]:
     """MAE of the baselines on one collection's held-out notes, from its training notes.
 
     Constant: every note at the training mean velocity (unrounded) and on the grid (zero
@@ -164,27 +189,51 @@ def baseline_rows(collection: str, real: list, reference, seed: int, tracks: lis
     zero = [np.abs(r.microtiming) for r in real]
     constant = _summary([np.abs(r.velocity - mean_v) for r in real], zero, tpq)
     draws = [(rng.choice(reference.velocity, len(r)), rng.choice(reference.microtiming, len(r))) for r in real]
-    random = _summary([np.abs(r.velocity - v) for r, (v, _) in zip(real, draws)],
-                      [np.abs(r.microtiming - m) for r, (_, m) in zip(real, draws)], tpq)
+    random = _summary(
+        [np.abs(r.velocity - v) for r, (v, _) in zip(real, draws)],
+        [np.abs(r.microtiming - m) for r, (_, m) in zip(real, draws)],
+        tpq,
+    )
     pitch_mean = np.full(128, mean_v)
     for p in np.unique(reference.pitch):
         pitch_mean[p] = reference.velocity[reference.pitch == p].mean()
     per_pitch = _summary([np.abs(r.velocity - pitch_mean[r.pitch]) for r in real], zero, tpq)
     oracle = _summary([np.abs(r.velocity - r.velocity.mean()) for r in real], zero, tpq)
-    rows = [{"dataset": collection, "method": f"train mean velocity ({mean_v:.1f}), zero microtiming",
-             "kind": "baseline_mean_zero", **constant},
-            {"dataset": collection, "method": "random draws from the train notes", "kind": "baseline_random",
-             **random},
-            {"dataset": collection, "method": "train mean velocity of each pitch, zero microtiming",
-             "kind": "baseline_pitch_mean", **per_pitch}]
+    rows = [
+        {
+            "dataset": collection,
+            "method": f"train mean velocity ({mean_v:.1f}), zero microtiming",
+            "kind": "baseline_mean_zero",
+            **constant,
+        },
+        {"dataset": collection, "method": "random draws from the train notes", "kind": "baseline_random", **random},
+        {
+            "dataset": collection,
+            "method": "train mean velocity of each pitch, zero microtiming",
+            "kind": "baseline_pitch_mean",
+            **per_pitch,
+        },
+    ]
     if tracks is not None and track_means:
         errors = [np.abs(r.velocity - track_means.get(t, mean_v)) for r, t in zip(real, tracks)]
         per_track = _summary(errors, zero, tpq)
         named = ", ".join(f"{t} {v:.1f}" for t, v in sorted(track_means.items()))
-        rows.append({"dataset": collection, "method": f"train mean velocity of the excerpt's track ({named}), "
-                     "zero microtiming", "kind": "baseline_track_mean", **per_track})
-    rows.append({"dataset": collection, "method": "oracle: each excerpt's own real mean velocity, zero microtiming",
-                 "kind": "oracle_excerpt_mean", **oracle})
+        rows.append(
+            {
+                "dataset": collection,
+                "method": f"train mean velocity of the excerpt's track ({named}), zero microtiming",
+                "kind": "baseline_track_mean",
+                **per_track,
+            }
+        )
+    rows.append(
+        {
+            "dataset": collection,
+            "method": "oracle: each excerpt's own real mean velocity, zero microtiming",
+            "kind": "oracle_excerpt_mean",
+            **oracle,
+        }
+    )
     return rows
 
 
@@ -201,8 +250,9 @@ def track_mean_velocities(rows: list[dict], notes: list) -> dict[str, float]:
     return {t: float(np.concatenate(v).mean()) for t, v in by_track.items() if sum(len(x) for x in v)}
 
 
-def mae_rows(outputs: dict, real: dict, references: dict, seed: int, tracks: dict | None = None,
-             track_means: dict | None = None) -> list[dict]:
+def mae_rows(
+    outputs: dict, real: dict, references: dict, seed: int, tracks: dict | None = None, track_means: dict | None = None
+) -> list[dict]:
     """Table (b): every performer/decoding and the baselines, per held-out collection."""
     rows = []
     for collection in COLLECTIONS:
@@ -211,10 +261,23 @@ def mae_rows(outputs: dict, real: dict, references: dict, seed: int, tracks: dic
         for (performer, decoding), per_input in outputs.items():
             pairs = list(zip(per_input[collection], real[collection]))
             tag = "own" if performer == collection else "opposite"
-            rows.append({"dataset": collection, "method": f"{performer} performer ({decoding})",
-                         "kind": f"performer_{tag}", "decoding": decoding, **_errors(pairs)})
-        rows += baseline_rows(collection, real[collection], references[collection], seed,
-                              (tracks or {}).get(collection), (track_means or {}).get(collection))
+            rows.append(
+                {
+                    "dataset": collection,
+                    "method": f"{performer} performer ({decoding})",
+                    "kind": f"performer_{tag}",
+                    "decoding": decoding,
+                    **_errors(pairs),
+                }
+            )
+        rows += baseline_rows(
+            collection,
+            real[collection],
+            references[collection],
+            seed,
+            (tracks or {}).get(collection),
+            (track_means or {}).get(collection),
+        )
     return rows
 
 
@@ -222,19 +285,33 @@ def targets(mae: list[dict]) -> list[dict]:
     """PASS/FAIL of the issue's targets (``TARGET_DECODING`` of each collection's own performer)."""
     out = []
     for collection in COLLECTIONS:
-        rows = {r["kind"]: r for r in mae
-                if r["dataset"] == collection and r.get("decoding", TARGET_DECODING) == TARGET_DECODING}
+        rows = {
+            r["kind"]: r
+            for r in mae
+            if r["dataset"] == collection and r.get("decoding", TARGET_DECODING) == TARGET_DECODING
+        }
         if "performer_own" not in rows:
             continue
         own, base = rows["performer_own"], rows["baseline_mean_zero"]
         limit = (1 - VELOCITY_GAIN_TARGET) * base["velocity_mae"]
-        out.append({"name": f"{collection}: velocity MAE ({TARGET_DECODING}) <= 0.8 x mean baseline", "value": own["velocity_mae"],
-                    "threshold": limit, "pass": own["velocity_mae"] <= limit})
+        out.append(
+            {
+                "name": f"{collection}: velocity MAE ({TARGET_DECODING}) <= 0.8 x mean baseline",
+                "value": own["velocity_mae"],
+                "threshold": limit,
+                "pass": own["velocity_mae"] <= limit,
+            }
+        )
         if collection == "groove":
             zero = base["microtiming_mae_ticks"]
-            out.append({"name": f"groove: microtiming MAE ({TARGET_DECODING}) < zero-microtiming baseline",
-                        "value": own["microtiming_mae_ticks"], "threshold": zero,
-                        "pass": own["microtiming_mae_ticks"] < zero})
+            out.append(
+                {
+                    "name": f"groove: microtiming MAE ({TARGET_DECODING}) < zero-microtiming baseline",
+                    "value": own["microtiming_mae_ticks"],
+                    "threshold": zero,
+                    "pass": own["microtiming_mae_ticks"] < zero,
+                }
+            )
     return out
 
 
@@ -244,11 +321,19 @@ def distribution_summary(references: dict, real: dict) -> list[dict]:
 
     out = []
     for name, notes in [(f"{c} train", references[c]) for c in COLLECTIONS] + [
-            (f"{c} held-out", PerformedNotes.concatenate(real[c])) for c in COLLECTIONS if real[c]]:
+        (f"{c} held-out", PerformedNotes.concatenate(real[c])) for c in COLLECTIONS if real[c]
+    ]:
         pct = microtiming_percent(notes)
-        out.append({"notes_of": name, "notes": len(notes), "velocity_mean": float(notes.velocity.mean()),
-                    "velocity_std": float(notes.velocity.std()), "microtiming_mean_percent": float(pct.mean()),
-                    "microtiming_std_percent": float(pct.std())})
+        out.append(
+            {
+                "notes_of": name,
+                "notes": len(notes),
+                "velocity_mean": float(notes.velocity.mean()),
+                "velocity_std": float(notes.velocity.std()),
+                "microtiming_mean_percent": float(pct.mean()),
+                "microtiming_std_percent": float(pct.std()),
+            }
+        )
     return out
 
 
@@ -268,43 +353,106 @@ def _pair(d: dict, key: str, fmt: str = "{:.2f}") -> list[str]:
 
 def render(result: dict) -> str:
     s = result["settings"]
-    lines = ["## Performer evaluation", "", f"Command: `{result['command']}`", "",
-             f"Performers: groove = `{s['groove_model']}`, pop909 = `{s['pop909_model']}`; data `{s['dataset']}`. "
-             f"Inputs: {result['sizes']['inputs']} held-out excerpts ({s['held_out']}), seed {s['seed']}, "
-             f"composition ids only (every performance slot masked). References: up to {s['num_reference']} "
-             f"untransposed train excerpts per collection ({result['sizes']['reference_notes']} notes). "
-             f"KL = KL(train || model) in nats, histogram bins smoothed with eps = {s['eps']:g} "
-             "(the reverse direction is in the JSON). Microtiming: deviation from the nearest 16th in % of a 16th "
-             "(the paper's microtiming mean/std appear to be in fractions of a 16th: divide ours by 100). "
-             f"Wall time {result['wall_seconds']:.0f} s.", "",
-             "### Table 4: distributions against each training set", "",
-             f"Each performer's notes over all {result['sizes']['inputs']} inputs (both held-out sets) against the "
-             "training notes of its own collection (Train) and of the other one (Opposite).", ""]
+    lines = [
+        "## Performer evaluation",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+        f"Performers: groove = `{s['groove_model']}`, pop909 = `{s['pop909_model']}`; data `{s['dataset']}`. "
+        f"Inputs: {result['sizes']['inputs']} held-out excerpts ({s['held_out']}), seed {s['seed']}, "
+        f"composition ids only (every performance slot masked). References: up to {s['num_reference']} "
+        f"untransposed train excerpts per collection ({result['sizes']['reference_notes']} notes). "
+        f"KL = KL(train || model) in nats, histogram bins smoothed with eps = {s['eps']:g} "
+        "(the reverse direction is in the JSON). Microtiming: deviation from the nearest 16th in % of a 16th "
+        "(the paper's microtiming mean/std appear to be in fractions of a 16th: divide ours by 100). "
+        f"Wall time {result['wall_seconds']:.0f} s.",
+        "",
+        "### Table 4: distributions against each training set",
+        "",
+        f"Each performer's notes over all {result['sizes']['inputs']} inputs (both held-out sets) against the "
+        "training notes of its own collection (Train) and of the other one (Opposite).",
+        "",
+    ]
     rows = []
     for r in result["table4"]:
-        flag = "yes" if all(r["closer_to_own"].values()) else "no (" + ", ".join(
-            k for k, v in r["closer_to_own"].items() if not v) + ")"
-        rows.append([f"{r['performer']} ({r['metric']}, {r['decoding']})", *_pair(r, "kl"), *_pair(r, "mean_diff"),
-                     *_pair(r, "std_diff"), flag])
-    lines.append(md_table(["performer (metric, decoding)", "KL train", "KL opposite", "mean Δ train",
-                           "mean Δ opposite", "std Δ train", "std Δ opposite", "closer to own on all"], rows))
+        flag = (
+            "yes"
+            if all(r["closer_to_own"].values())
+            else "no (" + ", ".join(k for k, v in r["closer_to_own"].items() if not v) + ")"
+        )
+        rows.append(
+            [
+                f"{r['performer']} ({r['metric']}, {r['decoding']})",
+                *_pair(r, "kl"),
+                *_pair(r, "mean_diff"),
+                *_pair(r, "std_diff"),
+                flag,
+            ]
+        )
+    lines.append(
+        md_table(
+            [
+                "performer (metric, decoding)",
+                "KL train",
+                "KL opposite",
+                "mean Δ train",
+                "mean Δ opposite",
+                "std Δ train",
+                "std Δ opposite",
+                "closer to own on all",
+            ],
+            rows,
+        )
+    )
     lines.append("")
     lines.append("Bold: the figure is lower against the performer's own training set than against the opposite one.")
     lines += ["", "### Distributions of the real notes", ""]
-    lines.append(md_table(["notes of", "notes", "velocity mean", "velocity std", "microtiming mean %",
-                           "microtiming std %"],
-                          [[d["notes_of"], d["notes"], f"{d['velocity_mean']:.2f}", f"{d['velocity_std']:.2f}",
-                            f"{d['microtiming_mean_percent']:.2f}", f"{d['microtiming_std_percent']:.2f}"]
-                           for d in result["real_distributions"]]))
+    lines.append(
+        md_table(
+            ["notes of", "notes", "velocity mean", "velocity std", "microtiming mean %", "microtiming std %"],
+            [
+                [
+                    d["notes_of"],
+                    d["notes"],
+                    f"{d['velocity_mean']:.2f}",
+                    f"{d['velocity_std']:.2f}",
+                    f"{d['microtiming_mean_percent']:.2f}",
+                    f"{d['microtiming_std_percent']:.2f}",
+                ]
+                for d in result["real_distributions"]
+            ],
+        )
+    )
     lines += ["", "### Errors against the real performance of the same notes", ""]
-    lines.append(md_table(["held-out set", "method", "notes", "velocity MAE", "microtiming MAE (ticks)",
-                           "microtiming MAE (% of a 16th)"],
-                          [[r["dataset"], r["method"], r["notes"], f"{r['velocity_mae']:.2f}",
-                            f"{r['microtiming_mae_ticks']:.2f}", f"{r['microtiming_mae_percent']:.2f}"]
-                           for r in result["mae"]], text_cols=2))
+    lines.append(
+        md_table(
+            [
+                "held-out set",
+                "method",
+                "notes",
+                "velocity MAE",
+                "microtiming MAE (ticks)",
+                "microtiming MAE (% of a 16th)",
+            ],
+            [
+                [
+                    r["dataset"],
+                    r["method"],
+                    r["notes"],
+                    f"{r['velocity_mae']:.2f}",
+                    f"{r['microtiming_mae_ticks']:.2f}",
+                    f"{r['microtiming_mae_percent']:.2f}",
+                ]
+                for r in result["mae"]
+            ],
+            text_cols=2,
+        )
+    )
     lines += ["", "### Targets", ""]
-    lines += [f"- {'PASS' if t['pass'] else 'FAIL'}: {t['name']} ({t['value']:.2f} vs {t['threshold']:.2f})"
-              for t in result["targets"]]
+    lines += [
+        f"- {'PASS' if t['pass'] else 'FAIL'}: {t['name']} ({t['value']:.2f} vs {t['threshold']:.2f})"
+        for t in result["targets"]
+    ]
     return "\n".join(lines)
 
 
@@ -323,9 +471,13 @@ def parse_args(argv):
     p.add_argument("--pop909-split", default="test", help="POP909 held-out split (default test)")
     p.add_argument("--num-excerpts", type=int, default=500, help="held-out excerpts per collection (default 500)")
     p.add_argument("--num-reference", type=int, default=2000, help="train excerpts per collection (default 2000)")
-    p.add_argument("--temperature", type=float, default=1.0,
-                   help="> 0: also evaluate performances sampled at this temperature (default 1.0, the pipelines' "
-                        "default; 0 for the deterministic decodings only)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="> 0: also evaluate performances sampled at this temperature (default 1.0, the pipelines' "
+        "default; 0 for the deterministic decodings only)",
+    )
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--eps", type=float, default=1e-6, help="KL histogram smoothing (default 1e-6)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -374,21 +526,35 @@ def evaluate(args, argv: list[str]) -> dict:
     outputs = {}
     for performer, (model, _) in models.items():
         for name, temp, estimate in decodings:
-            outputs[performer, name] = {c: perform_rows(model, tok, held[c], temp, args.seed, args.batch_size,
-                                                         args.top_p, estimate) for c in COLLECTIONS}
+            outputs[performer, name] = {
+                c: perform_rows(model, tok, held[c], temp, args.seed, args.batch_size, args.top_p, estimate)
+                for c in COLLECTIONS
+            }
             print(f"# {performer} performer, {name}: done at {time.perf_counter() - start:.0f} s", flush=True)
     mae = mae_rows(outputs, real, references, args.seed, tracks, track_means)
     return {
         "command": reporting.command_line(argv, SCRIPT),
-        "settings": {"groove_model": args.groove_model, "pop909_model": args.pop909_model, "dataset": args.dataset,
-                     "held_out": ", ".join(f"{c} {splits[c]}" for c in COLLECTIONS), "seed": args.seed,
-                     "num_excerpts": args.num_excerpts, "num_reference": args.num_reference, "eps": args.eps,
-                     "temperature": args.temperature, "top_p": args.top_p, "max_length": max_length,
-                     "kl_direction": "KL(train || model)", "threads": args.threads},
-        "sizes": {"inputs": sum(len(held[c]) for c in COLLECTIONS),
-                  "held_out_excerpts": {c: len(held[c]) for c in COLLECTIONS},
-                  "reference_excerpts": {c: len(refs[c]) for c in COLLECTIONS},
-                  "reference_notes": sum(len(references[c]) for c in COLLECTIONS)},
+        "settings": {
+            "groove_model": args.groove_model,
+            "pop909_model": args.pop909_model,
+            "dataset": args.dataset,
+            "held_out": ", ".join(f"{c} {splits[c]}" for c in COLLECTIONS),
+            "seed": args.seed,
+            "num_excerpts": args.num_excerpts,
+            "num_reference": args.num_reference,
+            "eps": args.eps,
+            "temperature": args.temperature,
+            "top_p": args.top_p,
+            "max_length": max_length,
+            "kl_direction": "KL(train || model)",
+            "threads": args.threads,
+        },
+        "sizes": {
+            "inputs": sum(len(held[c]) for c in COLLECTIONS),
+            "held_out_excerpts": {c: len(held[c]) for c in COLLECTIONS},
+            "reference_excerpts": {c: len(refs[c]) for c in COLLECTIONS},
+            "reference_notes": sum(len(references[c]) for c in COLLECTIONS),
+        },
         "table4": table4_rows(outputs, references, args.eps),
         "real_distributions": distribution_summary(references, real),
         "mae": mae,
@@ -403,8 +569,9 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     print("# " + reporting.command_line(argv, SCRIPT), flush=True)
     result = evaluate(args, argv)
-    reporting.emit_result(result, render(result), args.output_json, args.markdown, write_section,
-                          section_name="performer-eval")
+    reporting.emit_result(
+        result, render(result), args.output_json, args.markdown, write_section, section_name="performer-eval"
+    )
     return result
 
 

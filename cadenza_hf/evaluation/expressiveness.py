@@ -234,13 +234,16 @@ def compare_values(reference, model, hist_fn, eps: float = DEFAULT_EPS) -> dict:
         "kl_reverse": kl_divergence(h_mod, h_ref, eps),
         "mean_diff": abs(float(ref.mean() - mod.mean())),
         "std_diff": abs(float(ref.std() - mod.std())),
-        "reference_mean": float(ref.mean()), "reference_std": float(ref.std()),
-        "model_mean": float(mod.mean()), "model_std": float(mod.std()),
+        "reference_mean": float(ref.mean()),
+        "reference_std": float(ref.std()),
+        "model_mean": float(mod.mean()),
+        "model_std": float(mod.std()),
     }
 
 
 def velocity_figures(reference, model, eps: float = DEFAULT_EPS) -> dict:
     """:func:`compare_values` on velocities (128-bin histograms) of two note collections."""
+
     def hist(v):
         return velocity_histogram(np.rint(v).astype(np.int64))
 
@@ -249,6 +252,7 @@ def velocity_figures(reference, model, eps: float = DEFAULT_EPS) -> dict:
 
 def microtiming_figures(reference, model, ticks_per_quarter: int | None = None, eps: float = DEFAULT_EPS) -> dict:
     """:func:`compare_values` on deviations from the nearest 16th (percent, 100 bins)."""
+
     def hist(pct):
         return np.histogram(pct, bins=MICROTIMING_BINS, range=MICROTIMING_RANGE)[0]
 
@@ -267,8 +271,11 @@ def match_notes(performed: PerformedNotes, real: PerformedNotes) -> tuple[np.nda
     """
     i = np.lexsort((performed.pitch, performed.grid))
     j = np.lexsort((real.pitch, real.grid))
-    same = len(i) == len(j) and np.array_equal(performed.grid[i], real.grid[j]) and np.array_equal(
-        performed.pitch[i], real.pitch[j])
+    same = (
+        len(i) == len(j)
+        and np.array_equal(performed.grid[i], real.grid[j])
+        and np.array_equal(performed.pitch[i], real.pitch[j])
+    )
     if not same:
         raise ValueError(f"the performances hold different notes ({len(i)} vs {len(j)}): not the same composition")
     return i, j

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def command_line(argv: list[str], script: str) -> str:
@@ -28,8 +28,9 @@ def command_line(argv: list[str], script: str) -> str:
     return prefix + "python " + shlex.join([*shlex.split(script), *argv])
 
 
-def write_section(path, section: str, start_mark: str, end_mark: str, intro: str, *,
-                  blank_line_after: bool = True) -> None:
+def write_section(
+    path, section: str, start_mark: str, end_mark: str, intro: str, *, blank_line_after: bool = True
+) -> None:
     """Put ``section`` between ``start_mark`` and ``end_mark`` in the markdown file ``path``.
 
     An existing section is replaced in place; a file without the markers gets the section
@@ -60,8 +61,15 @@ def write_json(result: dict, path) -> None:
     path.write_text(json.dumps(result, indent=1), encoding="utf-8")
 
 
-def emit_result(result: dict, section: str, output_json, markdown,
-                write_markdown: Callable[[Path, str], None], *, section_name: str | None = None) -> None:
+def emit_result(
+    result: dict,
+    section: str,
+    output_json,
+    markdown,
+    write_markdown: Callable[[Path, str], None],
+    *,
+    section_name: str | None = None,
+) -> None:
     """Print ``section``, then save ``result`` to ``output_json`` and ``section`` into ``markdown``.
 
     Either destination may be ``None`` to skip it. ``write_markdown(path, section)`` is the

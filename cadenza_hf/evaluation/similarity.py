@@ -135,8 +135,9 @@ def absolute_similarity(qa: np.ndarray, qb: np.ndarray) -> float:
     return 100.0 * sum((ca & cb).values()) / max(len(qa), len(qb))
 
 
-def similarity(a, b, bars: int = 4, time_signature: tuple[int, int] = (4, 4),
-               ticks_per_quarter: int | None = None) -> Similarity:
+def similarity(
+    a, b, bars: int = 4, time_signature: tuple[int, int] = (4, 4), ticks_per_quarter: int | None = None
+) -> Similarity:
     """The four Table 2 similarities between the notes of ``a`` and ``b``.
 
     Args:

@@ -39,8 +39,17 @@ class PerTokGrammarLogitsProcessor(LogitsProcessor):
     Create a new processor for every ``generate`` call: it keeps per-row state.
     """
 
-    def __init__(self, tokenizer, bars=4, drums=False, time_signature=(4, 4), max_length=1024, mode="composition",
-                 monophonic=False, min_notes=1):
+    def __init__(
+        self,
+        tokenizer,
+        bars=4,
+        drums=False,
+        time_signature=(4, 4),
+        max_length=1024,
+        mode="composition",
+        monophonic=False,
+        min_notes=1,
+    ):
         self.grammar = tokenizer.grammar
         self.tokenizer = tokenizer
         self.bars, self.drums, self.time_signature = bars, drums, time_signature
@@ -66,7 +75,10 @@ class PerTokGrammarLogitsProcessor(LogitsProcessor):
         self.mono_rows = self._per_row(self.monophonic, batch)
         self.states = [
             self.grammar.new_state(
-                bars=b, bar_ticks=self.tokenizer.bar_ticks(ts), mode=self.mode, track=Kind.DRUM if d else Kind.PITCH,
+                bars=b,
+                bar_ticks=self.tokenizer.bar_ticks(ts),
+                mode=self.mode,
+                track=Kind.DRUM if d else Kind.PITCH,
                 min_notes=self.min_notes,
             )
             for b, d, ts in zip(bars, drums, meters)

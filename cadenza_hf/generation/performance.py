@@ -13,9 +13,16 @@ import torch
 from ..tokenization.excerpt import Excerpt
 
 
-def fill_performance_ids(performer, tokenizer, sequences, temperature: float = 0.0, top_p: float = 1.0,
-                         generator: torch.Generator | None = None, batch_size: int = 32,
-                         point_estimate: str = "argmax") -> list[list[int]]:
+def fill_performance_ids(
+    performer,
+    tokenizer,
+    sequences,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+    batch_size: int = 32,
+    point_estimate: str = "argmax",
+) -> list[list[int]]:
     """Predict velocity and microtiming for each id sequence; return full PerTok ids.
 
     Sequences may be full ids (their performance tokens are ignored and re-predicted),
@@ -51,15 +58,30 @@ def _fill_batch(performer, tokenizer, chunk, temperature, top_p, generator, poin
         vel[row, : len(seq)] = torch.tensor(v)
         micro[row, : len(seq)] = torch.tensor(m)
     filled = performer.fill_performance(
-        ids.to(device), attention.to(device), velocity_positions=vel.to(device),
-        microtiming_positions=micro.to(device), temperature=temperature, top_p=top_p, generator=generator,
+        ids.to(device),
+        attention.to(device),
+        velocity_positions=vel.to(device),
+        microtiming_positions=micro.to(device),
+        temperature=temperature,
+        top_p=top_p,
+        generator=generator,
         point_estimate=point_estimate,
     ).cpu()
     return [tokenizer.merge_performance(seq, filled[row, : len(seq)].tolist()) for row, seq in enumerate(chunk)]
 
 
-def perform(performer, tokenizer, midi, reference=None, track=None, start_bar: int = 0, bars: int = 4,
-            temperature: float = 0.0, seed: int | None = None, point_estimate: str = "argmax"):
+def perform(
+    performer,
+    tokenizer,
+    midi,
+    reference=None,
+    track=None,
+    start_bar: int = 0,
+    bars: int = 4,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    point_estimate: str = "argmax",
+):
     """Turn a quantized score (or ids) into an expressive ``symusic.Score``.
 
     Args:
@@ -84,8 +106,9 @@ def perform(performer, tokenizer, midi, reference=None, track=None, start_bar: i
     if seed is not None:
         generator = torch.Generator(device=performer.device).manual_seed(seed)
     performer.eval()
-    (full,) = fill_performance_ids(performer, tokenizer, [ids], temperature=temperature, generator=generator,
-                                   point_estimate=point_estimate)
+    (full,) = fill_performance_ids(
+        performer, tokenizer, [ids], temperature=temperature, generator=generator, point_estimate=point_estimate
+    )
     return tokenizer.decode_midi(full, reference), full
 
 

@@ -49,8 +49,9 @@ def _generator(seed: int | None, device) -> torch.Generator | None:
 
 
 @torch.no_grad()
-def compose_from_latents(model, tokenizer, latents: torch.Tensor, options: ComposeOptions,
-                         seed: int | None = None, streamer=None) -> list[list[int]]:
+def compose_from_latents(
+    model, tokenizer, latents: torch.Tensor, options: ComposeOptions, seed: int | None = None, streamer=None
+) -> list[list[int]]:
     """Decode each latent row into composition ids (BOS ... EOS, no padding).
 
     ``streamer`` (optional) is handed to ``generate`` (``put`` per step, ``end`` at the
@@ -60,8 +61,12 @@ def compose_from_latents(model, tokenizer, latents: torch.Tensor, options: Compo
     batch = latents.shape[0]
     bos = torch.full((batch, 1), tokenizer.bos_token_id, dtype=torch.long, device=device)
     processor = PerTokGrammarLogitsProcessor(
-        tokenizer, bars=options.bars, drums=options.drums, time_signature=tuple(options.time_signature),
-        max_length=1 + options.max_new_tokens, monophonic=options.monophonic,
+        tokenizer,
+        bars=options.bars,
+        drums=options.drums,
+        time_signature=tuple(options.time_signature),
+        max_length=1 + options.max_new_tokens,
+        monophonic=options.monophonic,
     )
     sample = options.temperature > 0
     processors = LogitsProcessorList([processor])
@@ -90,8 +95,16 @@ def compose_from_latents(model, tokenizer, latents: torch.Tensor, options: Compo
 
 
 @torch.no_grad()
-def vary(model, tokenizer, composition_ids, num_variations: int = 4, variation_strength: float = DEFAULT_VARIATION_STRENGTH,
-         options: ComposeOptions | None = None, seed: int | None = None, streamer=None) -> list[list[int]]:
+def vary(
+    model,
+    tokenizer,
+    composition_ids,
+    num_variations: int = 4,
+    variation_strength: float = DEFAULT_VARIATION_STRENGTH,
+    options: ComposeOptions | None = None,
+    seed: int | None = None,
+    streamer=None,
+) -> list[list[int]]:
     """Variations of one idea (its composition ids): encode, pick latents, decode."""
     options = options or ComposeOptions()
     model.eval()
@@ -105,8 +118,9 @@ def vary(model, tokenizer, composition_ids, num_variations: int = 4, variation_s
 
 
 @torch.no_grad()
-def generate_ideas(model, tokenizer, num_ideas: int = 4, options: ComposeOptions | None = None,
-                   seed: int | None = None, streamer=None) -> list[list[int]]:
+def generate_ideas(
+    model, tokenizer, num_ideas: int = 4, options: ComposeOptions | None = None, seed: int | None = None, streamer=None
+) -> list[list[int]]:
     """New ideas from the prior N(0, I) (unconditional generation)."""
     options = options or ComposeOptions()
     model.eval()
@@ -115,8 +129,16 @@ def generate_ideas(model, tokenizer, num_ideas: int = 4, options: ComposeOptions
 
 
 @torch.no_grad()
-def interpolate(model, tokenizer, ids_a, ids_b, steps: int = 5, options: ComposeOptions | None = None,
-                seed: int | None = None, streamer=None) -> list[list[int]]:
+def interpolate(
+    model,
+    tokenizer,
+    ids_a,
+    ids_b,
+    steps: int = 5,
+    options: ComposeOptions | None = None,
+    seed: int | None = None,
+    streamer=None,
+) -> list[list[int]]:
     """Ideas along the path between two ideas' posterior means (spherical interpolation)."""
     options = options or ComposeOptions()
     model.eval()
@@ -128,4 +150,11 @@ def interpolate(model, tokenizer, ids_a, ids_b, steps: int = 5, options: Compose
     return compose_from_latents(model, tokenizer, latents, options, seed, streamer)
 
 
-__all__ = ["DEFAULT_VARIATION_STRENGTH", "ComposeOptions", "compose_from_latents", "generate_ideas", "interpolate", "vary"]
+__all__ = [
+    "DEFAULT_VARIATION_STRENGTH",
+    "ComposeOptions",
+    "compose_from_latents",
+    "generate_ideas",
+    "interpolate",
+    "vary",
+]

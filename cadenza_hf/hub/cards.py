@@ -36,8 +36,11 @@ def _same(field, wanted: str) -> bool:
 
 def _select(items: list, selector: str):
     conditions = [c.partition("=") for c in selector.strip("[]").split(",")]
-    found = [item for item in items if isinstance(item, dict)
-             and all(key in item and _same(item[key], value) for key, _, value in conditions)]
+    found = [
+        item
+        for item in items
+        if isinstance(item, dict) and all(key in item and _same(item[key], value) for key, _, value in conditions)
+    ]
     if len(found) != 1:
         raise KeyError(selector)
     return found[0]

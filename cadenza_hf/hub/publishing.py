@@ -101,9 +101,18 @@ def stage_for_hub(source, folder, card, tokenizer=None) -> list[Path]:
     return sorted(p.relative_to(folder) for p in Path(folder).rglob("*") if p.is_file())
 
 
-def push_with_card(source, repo_id: str, card, *, tokenizer=None, private: bool | None = None,
-                   token: str | bool | None = None, revision: str | None = None, commit_message: str | None = None,
-                   create_pr: bool = False):
+def push_with_card(
+    source,
+    repo_id: str,
+    card,
+    *,
+    tokenizer=None,
+    private: bool | None = None,
+    token: str | bool | None = None,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    create_pr: bool = False,
+):
     """Upload a model (object or saved folder) with its card as README.md, in one commit.
 
     Args:

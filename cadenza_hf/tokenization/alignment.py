@@ -103,8 +103,10 @@ def align_to_beats(score: symusic.Score, grid: BeatGrid, tpq: int = 480, source:
     ticks_per_beat = tpq * 3 // 2 if grid.beat_unit == 8 else tpq
     origin = float(grid.downbeats[0])
     starts = [t.notes.numpy() for t in seconds.tracks]
-    earliest = min((_beat_position(n["time"].astype(np.float64), grid.times).min() for n in starts if len(n["time"])),
-                   default=origin)
+    earliest = min(
+        (_beat_position(n["time"].astype(np.float64), grid.times).min() for n in starts if len(n["time"])),
+        default=origin,
+    )
     if earliest < origin:
         origin -= grid.beats_per_bar * np.ceil((origin - earliest) / grid.beats_per_bar)
     out = symusic.Score(tpq)

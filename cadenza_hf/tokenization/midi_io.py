@@ -37,7 +37,7 @@ MAX_TICK = 2**31 - 1
 MAX_QUARTERS = 200_000
 VALID_DENOMINATORS = (1, 2, 4, 8, 16, 32, 64)
 
-MidiLike = Union[str, os.PathLike, bytes, bytearray, memoryview, symusic.Score, ScoreTick]
+MidiLike = Union[str, os.PathLike, bytes, bytearray, memoryview, symusic.Score, ScoreTick]  # noqa: UP007 (Score is a factory, not a type)
 
 
 class MidiInputError(ValueError):
@@ -112,7 +112,7 @@ def _read_file(path: Path, source: str) -> bytes:
 def _read_vlq(data: bytes, pos: int, end: int, source: str) -> tuple[int, int]:
     """Decode a MIDI variable-length quantity (at most 4 bytes)."""
     value = 0
-    for i in range(4):
+    for _ in range(4):
         if pos >= end:
             raise MidiInputError(source, "truncated track (variable-length value runs past the chunk)")
         byte = data[pos]
@@ -177,9 +177,7 @@ def _check_length(max_tick: int, tpq: int, source: str) -> None:
     if max_tick > MAX_TICK:
         raise MidiInputError(source, f"tick {max_tick} is past the 2**31-1 limit")
     if max_tick / tpq > MAX_QUARTERS:
-        raise MidiInputError(
-            source, f"length {max_tick / tpq:.0f} quarter notes is over the {MAX_QUARTERS} limit"
-        )
+        raise MidiInputError(source, f"length {max_tick / tpq:.0f} quarter notes is over the {MAX_QUARTERS} limit")
 
 
 _DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}

@@ -24,9 +24,9 @@ import symusic
 from miditok import TokenizerConfig
 from transformers import PreTrainedTokenizer
 
+from ..utils.files import atomic_write_bytes
 from .excerpt import Excerpt, ExcerptMeta, cut_window, select_track
 from .grammar import Kind, PerTokGrammar
-from ..utils.files import atomic_write_bytes
 from .midi_io import MidiInputError, describe, read_midi
 from .pertok_engine import CadenzaPerTok
 
@@ -275,6 +275,11 @@ class PerTokTokenizer(PreTrainedTokenizer):
         return sorted(self.velocity_ids + self.microtiming_ids)
 
     @property
+    def bar_token_id(self) -> int:
+        """Id of the ``Bar_None`` token that opens every bar."""
+        return self.vocab["Bar_None"]
+
+    @property
     def composition_ids_set(self) -> list[int]:
         kinds = (Kind.BAR, Kind.SHIFT, Kind.PITCH, Kind.DRUM, Kind.DUR)
         return sorted(int(i) for k in kinds for i in self.grammar.ids_of[k])
@@ -331,7 +336,9 @@ class PerTokTokenizer(PreTrainedTokenizer):
             ids = self.build_inputs_with_special_tokens(ids)
         return ids
 
-    def encode_midi(self, midi, track=None, start_bar: int = 0, bars: int = 4, add_special_tokens: bool = True) -> list[int]:
+    def encode_midi(
+        self, midi, track=None, start_bar: int = 0, bars: int = 4, add_special_tokens: bool = True
+    ) -> list[int]:
         """Token ids of ``bars`` bars of one track of a MIDI path, bytes or Score."""
         return self.encode_excerpt(self.extract_excerpt(midi, track, start_bar, bars), add_special_tokens)
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from transformers import HfArgumentParser, TrainingArguments, set_seed
 
+from ..data import ComposerCollator, DenoisingComposerCollator
 from ..modeling.composer import CadenzaComposerConfig, CadenzaComposerModel
 from ..tokenization.tokenization_pertok import PerTokTokenizer
 from .trainer import (
@@ -30,7 +31,6 @@ from .trainer import (
     parse_script_args,
     run_training,
 )
-from ..data import ComposerCollator
 
 
 @dataclass
@@ -70,7 +70,15 @@ def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: in
     if overrides.get("word_dropout"):
         overrides.setdefault("word_dropout_token_id", tok.mask_token_id)
     if model_args.init_from:
-        return CadenzaComposerModel.from_pretrained(model_args.init_from, **overrides)
+        model, info = CadenzaComposerModel.from_pretrained(model_args.init_from, output_loading_info=True, **overrides)
+        if any(".idea_attn." in key for key in info["missing_keys"]):
+            # idea attention new to these weights: start it as a no-op (zero output projection), so training
+            # begins exactly where the plain VAE was and the decoder learns to read the idea from there
+            with torch.no_grad():
+                for layer in model.decoder.layers:
+                    layer.idea_attn.o_proj.weight.zero_()
+                    layer.idea_attn.o_proj.bias.zero_()
+        return model
     config = CadenzaComposerConfig.from_preset(
         model_args.preset,
         vocab_size=tok.vocab_size,
@@ -101,19 +109,30 @@ def main(argv=None) -> int:
     train, evaluation = load_train_eval(data_args, "composition_ids", training_args.seed, training_args)
 
     model = build_model(model_args, tok, data_args.max_length, kl_args.beta_max)
-    schedule = KLSchedule(kl_args.beta_max, kl_args.kl_hold_steps, kl_args.kl_ramp_steps, kl_args.kl_cycle_steps,
-                          kl_args.kl_rise_fraction)
+    schedule = KLSchedule(
+        kl_args.beta_max, kl_args.kl_hold_steps, kl_args.kl_ramp_steps, kl_args.kl_cycle_steps, kl_args.kl_rise_fraction
+    )
     trainer = LossTermsTrainer(
         model=model,
         args=training_args,
         train_dataset=train,
         eval_dataset=evaluation,
-        data_collator=ComposerCollator(tok),
+        data_collator=(
+            DenoisingComposerCollator(tok, seed=training_args.seed)
+            if model.config.idea_attention
+            else ComposerCollator(tok)
+        ),
         processing_class=tok,
         callbacks=[KLScheduleCallback(schedule)],
     )
     resume = last_checkpoint(training_args.output_dir, model_args.overwrite_output_dir)
-    run_training(trainer, resume, argv, {"kl_schedule": asdict(schedule), "data": asdict(data_args)}, program="cadenza train composer")
+    run_training(
+        trainer,
+        resume,
+        argv,
+        {"kl_schedule": asdict(schedule), "data": asdict(data_args)},
+        program="cadenza train composer",
+    )
     return 0
 
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from transformers import HfArgumentParser, TrainingArguments, set_seed
 
+from ..data import PerformerCollator
 from ..modeling.performer import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM
 from ..tokenization.tokenization_pertok import PerTokTokenizer
 from .trainer import (
@@ -32,7 +33,6 @@ from .trainer import (
     parse_script_args,
     run_training,
 )
-from ..data import PerformerCollator
 
 
 @dataclass

@@ -161,18 +161,18 @@ def config_path(value: str) -> Path:
         return path
     if (CONFIGS / f"{value}.json").is_file():
         return CONFIGS / f"{value}.json"
-    raise FileNotFoundError(f"--config {value}: no such file, and not a shipped preset "
-                            f"({', '.join(shipped_configs())})")
+    raise FileNotFoundError(
+        f"--config {value}: no such file, and not a shipped preset ({', '.join(shipped_configs())})"
+    )
 
 
-def select_rows(dataset, collections=None, kinds=None, column="input_ids", max_length=None, max_samples=None,
-                seed=0):
+def select_rows(dataset, collections=None, kinds=None, column="input_ids", max_length=None, max_samples=None, seed=0):
     """Filter a split by collection/kind/length, cap its size (seeded), add a ``length`` column."""
     keep_cols = {"collection": collections, "kind": kinds}
     for col, allowed in keep_cols.items():
         if allowed:
             allowed = set(allowed)
-            dataset = dataset.filter(lambda v: v in allowed, input_columns=col)
+            dataset = dataset.filter(lambda v, allowed=allowed: v in allowed, input_columns=col)
     if max_length:
         dataset = dataset.filter(lambda ids: len(ids) <= max_length, input_columns=column)
     if max_samples is not None and len(dataset) > max_samples:
@@ -245,14 +245,22 @@ def lineage_summary(run_dir) -> dict:
         "total_steps": sum(r.get("global_step", 0) for r in chain),
         "total_wall_minutes": round(wall / 60, 1),
         # False when a run resumed from a checkpoint that did not record the time spent before it
-        "wall_time_complete": all(not r.get("resumed_from") or r.get("wall_seconds_before_resume") is not None
-                                  for r in chain),
+        "wall_time_complete": all(
+            not r.get("resumed_from") or r.get("wall_seconds_before_resume") is not None for r in chain
+        ),
         "lineage_commands": "\n".join(r.get("command", "") for r in chain),
     }
 
 
-__all__ += ["json_to_argv", "last_checkpoint", "lineage_summary", "parse_script_args", "select_rows",
-            "training_lineage", "write_training_record"]
+__all__ += [
+    "json_to_argv",
+    "last_checkpoint",
+    "lineage_summary",
+    "parse_script_args",
+    "select_rows",
+    "training_lineage",
+    "write_training_record",
+]
 
 
 def load_train_eval(data_args, column: str, seed: int, training_args):
@@ -264,8 +272,13 @@ def load_train_eval(data_args, column: str, seed: int, training_args):
     from datasets import load_from_disk
 
     data = load_from_disk(data_args.dataset_dir)
-    pick = dict(collections=data_args.collections, kinds=data_args.kinds, column=column,
-                max_length=data_args.max_length, seed=seed)
+    pick = dict(
+        collections=data_args.collections,
+        kinds=data_args.kinds,
+        column=column,
+        max_length=data_args.max_length,
+        seed=seed,
+    )
     train = select_rows(data["train"], max_samples=data_args.max_train_samples, **pick)
     evaluation = select_rows(data["validation"], max_samples=data_args.max_eval_samples, **pick)
     if len(train) == 0:

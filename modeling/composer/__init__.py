@@ -33,4 +33,10 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = ['CadenzaComposerConfig', 'CadenzaComposerModel', 'CadenzaComposerPreTrainedModel', 'ComposerOutput', 'LatentDistribution']
+__all__ = [
+    "CadenzaComposerConfig",
+    "CadenzaComposerModel",
+    "CadenzaComposerPreTrainedModel",
+    "ComposerOutput",
+    "LatentDistribution",
+]

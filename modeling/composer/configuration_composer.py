@@ -5,7 +5,6 @@ from typing import ClassVar
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-
 _PRESETS: dict[str, dict] = {
     # Paper §4.1: 12 + 12 layers, 8 heads, d = 512, d_z = 128, "Balanced-KL" (beta 0.3, lambda 0.25).
     "paper": {
@@ -96,6 +95,12 @@ class CadenzaComposerConfig(PreTrainedConfig):
             reconstruction) is added to the loss. It gives the encoder a direct reason to put the idea's pitches,
             time shifts and durations into `z`, which a decoder that leans on its own context otherwise learns to
             ignore. 0 (the paper's setting) builds no head.
+        idea_attention (`bool`, *optional*, defaults to `False`):
+            Give every decoder layer a cross-attention block over the encoder's token-level hidden states, so the
+            decoder reads the idea note by note instead of only through `z`. Trained as a denoising autoencoder: the
+            encoder reads the idea with a random share of its tokens masked (runs of masked tokens collapsed into one
+            mask token), the decoder writes the whole idea. At inference the share masked is the variation strength:
+            0 gives the idea back, 1 keeps only its bar count. `False` is the paper's single-`z` VAE.
         pad_token_id (`int`, *optional*, defaults to 0):
             Id of the padding token (its embedding row is initialised to zero).
         bos_token_id (`int`, *optional*, defaults to 1):
@@ -144,6 +149,7 @@ class CadenzaComposerConfig(PreTrainedConfig):
     word_dropout: float | int = 0.0
     word_dropout_token_id: int | None = None
     bow_loss_weight: float | int = 0.0
+    idea_attention: bool = False
     pad_token_id: int | None = 0
     bos_token_id: int | None = 1
     eos_token_id: int | None = 2

@@ -23,7 +23,6 @@ from transformers.utils import ModelOutput
 
 from .configuration_composer import CadenzaComposerConfig
 
-
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0  # keeps exp(logvar) finite in float32 (as diffusers' DiagonalGaussian)
 
 
@@ -235,6 +234,48 @@ class CadenzaComposerAttention(nn.Module):
         return self.o_proj(attn_output.reshape(*input_shape, -1))  # (B, T, hidden)
 
 
+class CadenzaComposerIdeaAttention(nn.Module):
+    """Cross-attention from the decoder to the encoded idea (token-level encoder states), no rotary positions.
+
+    In eval mode the keys and values of the last `idea_states` tensor are kept, so that `generate()`, which passes
+    the same tensor at every step, projects the idea once per call instead of once per token.
+    """
+
+    def __init__(self, config: CadenzaComposerConfig):
+        super().__init__()
+        self.config = config
+        self.head_dim = config.head_dim
+        self.q_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.k_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.v_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self._kept: tuple | None = None  # (idea_states, key, value), eval only
+
+    def _key_value(self, idea_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.training and self._kept is not None and self._kept[0] is idea_states:
+            return self._kept[1], self._kept[2]
+        shape = (*idea_states.shape[:-1], -1, self.head_dim)  # (B, S, H, head_dim)
+        key = self.k_proj(idea_states).view(shape).transpose(1, 2)  # (B, H, S, head_dim)
+        value = self.v_proj(idea_states).view(shape).transpose(1, 2)
+        self._kept = None if self.training else (idea_states, key, value)
+        return key, value
+
+    def forward(
+        self, hidden_states: torch.Tensor, idea_states: torch.Tensor, idea_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        input_shape = hidden_states.shape[:-1]  # (B, T)
+        query = self.q_proj(hidden_states).view(*input_shape, -1, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+        key, value = self._key_value(idea_states)
+        if key.shape[0] != query.shape[0]:  # beams or several samples per idea: repeat the idea
+            repeat = query.shape[0] // key.shape[0]
+            key, value = key.repeat_interleave(repeat, 0), value.repeat_interleave(repeat, 0)
+            idea_mask = idea_mask.repeat_interleave(repeat, 0) if idea_mask is not None else None
+        mask = None if idea_mask is None else idea_mask.bool()[:, None, None, :]  # (B, 1, 1, S): True = attend
+        dropout = self.config.attention_dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
+        return self.o_proj(out.transpose(1, 2).reshape(*input_shape, -1))  # (B, T, hidden)
+
+
 class CadenzaComposerMLP(nn.Module):
     """Position-wise feed-forward block: Linear -> GELU -> Linear."""
 
@@ -251,10 +292,13 @@ class CadenzaComposerMLP(nn.Module):
 class CadenzaComposerLayer(GradientCheckpointingLayer):
     """Pre-LayerNorm transformer block; bidirectional in the encoder, causal (`is_causal=True`) in the decoder."""
 
-    def __init__(self, config: CadenzaComposerConfig, layer_idx: int, is_causal: bool):
+    def __init__(self, config: CadenzaComposerConfig, layer_idx: int, is_causal: bool, idea_attention: bool = False):
         super().__init__()
         self.attn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = CadenzaComposerAttention(config, layer_idx, is_causal)
+        if idea_attention:
+            self.idea_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+            self.idea_attn = CadenzaComposerIdeaAttention(config)
         self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.mlp = CadenzaComposerMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
@@ -265,14 +309,20 @@ class CadenzaComposerLayer(GradientCheckpointingLayer):
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         attention_mask: torch.Tensor | None = None,
         cache: Cache | None = None,
+        idea_states: torch.Tensor | None = None,
+        idea_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         attn_out = self.self_attn(self.attn_norm(hidden_states), position_embeddings, attention_mask, cache=cache)
         hidden_states = hidden_states + self.dropout(attn_out)
+        if idea_states is not None:
+            idea_out = self.idea_attn(self.idea_norm(hidden_states), idea_states, idea_mask)
+            hidden_states = hidden_states + self.dropout(idea_out)
         return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
 
 
 class CadenzaComposerEncoder(nn.Module):
-    """Bidirectional stack; returns h, the final normalised hidden state at the first (non-pad) timestep."""
+    """Bidirectional stack; returns h, the final normalised hidden state at the first (non-pad) timestep, and the
+    normalised hidden states of every timestep (what an idea-attention decoder reads)."""
 
     def __init__(self, config: CadenzaComposerConfig):
         super().__init__()
@@ -287,16 +337,17 @@ class CadenzaComposerEncoder(nn.Module):
         inputs_embeds: torch.Tensor,
         attention_mask: torch.Tensor | None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         mask = create_bidirectional_mask(self.config, inputs_embeds, attention_mask)
         hidden_states = inputs_embeds  # (B, T, hidden)
         for layer in self.layers:
             hidden_states = layer(hidden_states, position_embeddings, attention_mask=mask)
         hidden_states = self.norm(hidden_states)
         if attention_mask is None:
-            return hidden_states[:, 0]  # (B, hidden)
+            return hidden_states[:, 0], hidden_states  # (B, hidden), (B, T, hidden)
         first = attention_mask.long().argmax(-1)  # index of the first real token: 0 unless left-padded
-        return hidden_states[torch.arange(hidden_states.shape[0], device=first.device), first]  # (B, hidden)
+        pooled = hidden_states[torch.arange(hidden_states.shape[0], device=first.device), first]  # (B, hidden)
+        return pooled, hidden_states
 
 
 class CadenzaComposerDecoder(nn.Module):
@@ -307,7 +358,10 @@ class CadenzaComposerDecoder(nn.Module):
         self.config = config
         self.latent_proj = nn.Linear(config.latent_size, config.hidden_size)  # W_pre
         self.layers = nn.ModuleList(
-            [CadenzaComposerLayer(config, i, is_causal=True) for i in range(config.num_decoder_layers)]
+            [
+                CadenzaComposerLayer(config, i, is_causal=True, idea_attention=config.idea_attention)
+                for i in range(config.num_decoder_layers)
+            ]
         )
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
@@ -319,12 +373,21 @@ class CadenzaComposerDecoder(nn.Module):
         position_ids: torch.LongTensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         cache: Cache | None = None,
+        idea_states: torch.Tensor | None = None,
+        idea_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         mask = create_causal_mask(self.config, inputs_embeds, attention_mask, cache, position_ids)
         latent_pre = self.latent_proj(latent)[:, None, :]  # (B, 1, hidden), broadcast over time
         hidden_states = inputs_embeds  # (B, T, hidden)
         for layer in self.layers:
-            hidden_states = layer(hidden_states + latent_pre, position_embeddings, attention_mask=mask, cache=cache)
+            hidden_states = layer(
+                hidden_states + latent_pre,
+                position_embeddings,
+                attention_mask=mask,
+                cache=cache,
+                idea_states=idea_states,
+                idea_mask=idea_mask,
+            )
         return self.norm(hidden_states)
 
 
@@ -421,11 +484,21 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
             attention_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
                 1 for real tokens, 0 for padding.
         """
+        return self.encode_idea(input_ids, attention_mask)[0]
+
+    def encode_idea(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[LatentDistribution, torch.Tensor]:
+        """
+        Encode a batch into the posterior q(z|x) and the encoder's hidden state at every timestep, shape
+        `(batch_size, sequence_length, hidden_size)`: what the decoder's idea attention reads (pass it to `forward`
+        or `generate` as `idea_states`, with `attention_mask` as `idea_attention_mask`).
+        """
         embeds = self.embed_dropout(self.embed_tokens(input_ids))  # (B, T, hidden)
         position_ids = _position_ids(attention_mask, input_ids.shape[1], 0, input_ids.device)
-        h = self.encoder(embeds, attention_mask, self.rotary_emb(embeds, position_ids))  # (B, hidden)
+        h, states = self.encoder(embeds, attention_mask, self.rotary_emb(embeds, position_ids))  # (B, hidden)
         logvar = self.latent_logvar(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
-        return LatentDistribution(mean=self.latent_mean(h), logvar=logvar)
+        return LatentDistribution(mean=self.latent_mean(h), logvar=logvar), states
 
     def forward(
         self,
@@ -434,6 +507,8 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
         encoder_input_ids: torch.LongTensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
         latent: torch.Tensor | None = None,
+        idea_states: torch.Tensor | None = None,
+        idea_attention_mask: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         cache: Cache | None = None,
         position_ids: torch.LongTensor | None = None,
@@ -454,6 +529,11 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
             latent (`torch.Tensor` of shape `(batch_size, latent_size)`, *optional*):
                 Condition the decoder on this `z` and skip the encoder (generation). Otherwise `z` is a posterior
                 sample in training mode and the posterior mean in eval mode.
+            idea_states (`torch.Tensor` of shape `(batch_size, encoder_length, hidden_size)`, *optional*):
+                With `config.idea_attention`: the encoded idea the decoder attends to, from [`encode_idea`]; needed
+                with `latent` (generation). Without `latent` the encoder's own states are used.
+            idea_attention_mask (`torch.Tensor` of shape `(batch_size, encoder_length)`, *optional*):
+                Padding mask of `idea_states`.
             labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Target ids, shifted inside the model (position t predicts label t+1); -100 is ignored.
             cache (`Cache`, *optional*):
@@ -474,13 +554,19 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
             if encoder_input_ids is None:
                 encoder_input_ids = input_ids
                 encoder_attention_mask = attention_mask if encoder_attention_mask is None else encoder_attention_mask
-            posterior = self.encode(encoder_input_ids, encoder_attention_mask)
+            posterior, states = self.encode_idea(encoder_input_ids, encoder_attention_mask)
             latent = posterior.sample() if self.training else posterior.mode()
+            if self.config.idea_attention:
+                idea_states, idea_attention_mask = states, encoder_attention_mask
+        if self.config.idea_attention and idea_states is None:
+            raise ValueError("This composer reads the idea (`idea_attention`): pass `idea_states` with the latent.")
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
 
         decoder_ids = self._drop_words(input_ids, attention_mask) if labels is not None else input_ids
-        hidden_states = self._decode(decoder_ids, latent, attention_mask, position_ids, cache)
+        hidden_states = self._decode(
+            decoder_ids, latent, attention_mask, position_ids, cache, idea_states, idea_attention_mask
+        )
         logits = self.lm_head(slice_logits_to_keep(hidden_states, logits_to_keep))  # (B, T, vocab)
 
         loss = reconstruction_loss = kl_loss = kl_loss_raw = bow_loss = None
@@ -520,14 +606,27 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
             drop &= attention_mask.bool()
         return input_ids.masked_fill(drop, self.config.word_dropout_token_id)
 
-    def _decode(self, input_ids, latent, attention_mask, position_ids, cache) -> torch.Tensor:
+    def _decode(
+        self, input_ids, latent, attention_mask, position_ids, cache, idea_states=None, idea_mask=None
+    ) -> torch.Tensor:
         """Run the decoder on `input_ids` conditioned on `latent`; returns the final hidden states (B, T, hidden)."""
         embeds = self.embed_dropout(self.embed_tokens(input_ids))  # (B, T, hidden)
         if position_ids is None:
             past_len = cache.get_seq_length() if cache is not None else 0
             position_ids = _position_ids(attention_mask, input_ids.shape[1], past_len, input_ids.device)
         position_embeddings = self.rotary_emb(embeds, position_ids)
-        return self.decoder(embeds, latent.to(embeds.dtype), attention_mask, position_ids, position_embeddings, cache)
+        if not self.config.idea_attention:
+            idea_states = None  # a plain VAE has no idea attention to feed
+        return self.decoder(
+            embeds,
+            latent.to(embeds.dtype),
+            attention_mask,
+            position_ids,
+            position_embeddings,
+            cache,
+            idea_states,
+            idea_mask,
+        )
 
     def reconstruction_loss(self, logits: torch.Tensor, labels: torch.LongTensor) -> torch.Tensor:
         """

@@ -36,4 +36,12 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = ['CadenzaPerformerConfig', 'CadenzaPerformerForMaskedLM', 'CadenzaPerformerModel', 'CadenzaPerformerPreTrainedModel', 'PERFORMER_PRESETS', 'POINT_ESTIMATES', 'sinusoidal_position_table']
+__all__ = [
+    "CadenzaPerformerConfig",
+    "CadenzaPerformerForMaskedLM",
+    "CadenzaPerformerModel",
+    "CadenzaPerformerPreTrainedModel",
+    "PERFORMER_PRESETS",
+    "POINT_ESTIMATES",
+    "sinusoidal_position_table",
+]

@@ -5,7 +5,6 @@ from dataclasses import field
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-
 # Sizes of the two published settings. "paper" is §4.2 (12 layers, 12 heads, hidden 768, dropout 10%);
 # the paper does not state the feed-forward width, so the usual 4 * hidden is used.
 PERFORMER_PRESETS: dict[str, dict] = {
@@ -129,8 +128,14 @@ class CadenzaPerformerConfig(PreTrainedConfig):
     def validate_architecture(self):
         """Part of `@strict` validation: sizes, token ids and the two performance-token families."""
         super().validate_architecture()
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings"):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"`{name}` must be positive, got {getattr(self, name)}.")
         if self.hidden_size % self.num_attention_heads != 0:
@@ -154,9 +159,7 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             ids = getattr(self, name)
             bad = [i for i in ids if not 0 <= i < self.vocab_size or i in specials.values()]
             if bad:
-                raise ValueError(
-                    f"`{name}` must hold ids in [0, {self.vocab_size}) other than pad/mask, got {bad}."
-                )
+                raise ValueError(f"`{name}` must hold ids in [0, {self.vocab_size}) other than pad/mask, got {bad}.")
             if len(set(ids)) != len(ids):
                 raise ValueError(f"`{name}` holds duplicate ids: {ids}.")
         shared = sorted(set(self.velocity_token_ids) & set(self.microtiming_token_ids))

@@ -23,7 +23,6 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .configuration_performer import CadenzaPerformerConfig
 
-
 # what `fill_performance(temperature=0)` may pick per slot: the most likely bin or the median bin
 POINT_ESTIMATES = ("argmax", "median")
 
@@ -311,7 +310,9 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 Also return the embedding output and every layer's output.
         """
         outputs = self.performer(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
             output_hidden_states=output_hidden_states,
         )
         logits = self.lm_head(outputs.last_hidden_state)  # (B, T, vocab)
@@ -407,8 +408,10 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
     def _median_tokens(self, logits: torch.Tensor, is_velocity: torch.BoolTensor) -> torch.LongTensor:
         """Per slot, the family token at which the cumulative probability first reaches 1/2; `(N,)` ids."""
         choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
-        for family_ids, rows in ((self.config.velocity_token_ids, is_velocity),
-                                 (self.config.microtiming_token_ids, ~is_velocity)):
+        for family_ids, rows in (
+            (self.config.velocity_token_ids, is_velocity),
+            (self.config.microtiming_token_ids, ~is_velocity),
+        ):
             if not rows.any():
                 continue
             family = torch.tensor(family_ids, dtype=torch.long, device=logits.device)  # increasing value order
