@@ -7,7 +7,7 @@ from pathlib import Path
 TINY = {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
 
 
-def tiny_composer(tok, seed: int = 0):
+def tiny_composer(tok, seed: int = 0, idea_attention: bool = False):
     import torch
 
     from cadenza_hf import CadenzaComposerConfig, CadenzaComposerModel
@@ -19,6 +19,7 @@ def tiny_composer(tok, seed: int = 0):
         num_decoder_layers=1,
         latent_size=8,
         max_position_embeddings=800,
+        idea_attention=idea_attention,
         **TINY,
     )
     return CadenzaComposerModel(config).eval()

@@ -10,6 +10,8 @@ token budget. Every sequence it lets through decodes and passes ``grammar_errors
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from transformers import LogitsProcessor
 
@@ -36,7 +38,10 @@ class PerTokGrammarLogitsProcessor(LogitsProcessor):
             many notes, so no output is a run of empty bars (which the bare grammar
             allows, and which an undertrained composer did produce).
 
-    Create a new processor for every ``generate`` call: it keeps per-row state.
+    Create a new processor for every ``generate`` call. Each row's grammar state is looked
+    up by the row's own prefix (and advanced from its parent prefix by one token), never
+    by row index: beam search reorders and duplicates rows between steps, and a state
+    kept per index would then belong to another beam's prefix.
     """
 
     def __init__(
@@ -57,51 +62,100 @@ class PerTokGrammarLogitsProcessor(LogitsProcessor):
         self.mode = mode
         self.monophonic = monophonic
         self.min_notes = min_notes
-        self.mono_rows: list[bool] = []
-        self.states: list | None = None
-        self.consumed = 0
+        self._states: dict[tuple[int, ...], object] = {}  # prefix -> grammar state after it
 
-    def _per_row(self, value, batch: int) -> list:
+    def _row_setting(self, value, row: int, rows: int):
+        """A per-row setting (list over the batch, or one value); rows are batch * beams, beams contiguous."""
         if isinstance(value, list):
-            if len(value) != batch:
-                raise ValueError(f"got {len(value)} per-row settings for a batch of {batch}")
-            return value
-        return [value] * batch
+            if rows % len(value):
+                raise ValueError(f"got {len(value)} per-row settings for {rows} rows")
+            return value[row // (rows // len(value))]
+        return value
 
-    def _init_states(self, batch: int) -> None:
-        bars = self._per_row(self.bars, batch)
-        drums = self._per_row(self.drums, batch)
-        meters = self.time_signature if isinstance(self.time_signature, list) else [self.time_signature] * batch
-        self.mono_rows = self._per_row(self.monophonic, batch)
-        self.states = [
-            self.grammar.new_state(
-                bars=b,
-                bar_ticks=self.tokenizer.bar_ticks(ts),
-                mode=self.mode,
-                track=Kind.DRUM if d else Kind.PITCH,
-                min_notes=self.min_notes,
-            )
-            for b, d, ts in zip(bars, drums, meters)
-        ]
+    def _new_state(self, row: int, rows: int):
+        meter = self.time_signature if isinstance(self.time_signature, tuple) else None
+        meter = meter or self._row_setting(self.time_signature, row, rows)
+        return self.grammar.new_state(
+            bars=self._row_setting(self.bars, row, rows),
+            bar_ticks=self.tokenizer.bar_ticks(tuple(meter)),
+            mode=self.mode,
+            track=Kind.DRUM if self._row_setting(self.drums, row, rows) else Kind.PITCH,
+            min_notes=self.min_notes,
+        )
+
+    def _state_of(self, prefix: tuple[int, ...], row: int, rows: int, previous: dict):
+        parent = previous.get(prefix[:-1])
+        if parent is not None:
+            state = dataclasses.replace(parent, expect=list(parent.expect))
+            self.grammar.step(state, prefix[-1])
+            return state
+        state = self._new_state(row, rows)  # first step, or a prefix never seen: replay it
+        for token in prefix:
+            self.grammar.step(state, token)
+        return state
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        batch, length = input_ids.shape
-        if self.states is None:
-            self._init_states(batch)
-        rows = input_ids[:, self.consumed :].tolist()
-        for state, new in zip(self.states, rows):
-            for token in new:
-                self.grammar.step(state, token)
-        self.consumed = length
+        rows, length = input_ids.shape
+        previous, self._states = self._states, {}
         remaining = self.max_length - length
         allowed = torch.zeros_like(scores, dtype=torch.bool)
         pitch_ids = self.grammar.ids_of[Kind.PITCH]
-        for row, state in enumerate(self.states):
+        for row, prefix in enumerate(map(tuple, input_ids.tolist())):
+            state = self._states.get(prefix) or self._state_of(prefix, row, rows, previous)
+            self._states[prefix] = state
             mask = self.grammar.allowed_mask(state, remaining=remaining)
-            if self.mono_rows[row] and state.last_pitch >= 0 and not state.expect:
+            if self._row_setting(self.monophonic, row, rows) and state.last_pitch >= 0 and not state.expect:
                 mask[pitch_ids] = False  # a note is already at this onset: move on
             allowed[row, : mask.shape[0]] = torch.from_numpy(mask)
         return scores.masked_fill(~allowed, float("-inf"))
+
+
+class KeepBarsLogitsProcessor(LogitsProcessor):
+    """Force chosen bars of an idea to come out exactly as they are (locked bars).
+
+    Each row's position is read from its own prefix: the number of Bar tokens so far says
+    which bar it is writing, the tokens since the last Bar how far into it. Inside a kept
+    bar the next token of that bar is forced; at its end, the next Bar (or EOS after the
+    last bar). Other bars are left to the model and the grammar processor, which should
+    come before this one.
+
+    Args:
+        bar_tokens: the idea's tokens bar by bar, each list starting with its Bar token
+            (:func:`~cadenza_hf.tokenization.masking.bar_spans`).
+        keep_bars: 0-based indices of the bars to keep.
+        bar_token_id, eos_token_id: the tokenizer's ids.
+    """
+
+    def __init__(self, bar_tokens: list[list[int]], keep_bars, bar_token_id: int, eos_token_id: int):
+        self.bar_tokens = [list(b) for b in bar_tokens]
+        self.keep = set(keep_bars)
+        bad = sorted(k for k in self.keep if not 0 <= k < len(self.bar_tokens))
+        if bad:
+            raise ValueError(f"keep_bars {bad} outside the idea's {len(self.bar_tokens)} bars (0-based)")
+        self.bar_id, self.eos_id = bar_token_id, eos_token_id
+
+    def forced_token(self, prefix: list[int]) -> int | None:
+        """The token a row with this prefix must write next, or None if it is free."""
+        bars_seen = [i for i, t in enumerate(prefix) if t == self.bar_id]
+        if not bars_seen:
+            return self.bar_id if 0 in self.keep else None
+        bar, start = len(bars_seen) - 1, bars_seen[-1]
+        if bar not in self.keep:
+            return None
+        done = len(prefix) - start
+        tokens = self.bar_tokens[bar]
+        if done < len(tokens):
+            return tokens[done]
+        return self.bar_id if bar + 1 < len(self.bar_tokens) else self.eos_id
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for row, prefix in enumerate(input_ids.tolist()):
+            token = self.forced_token(prefix)
+            if token is not None:
+                keep = scores[row, token].clone()
+                scores[row] = float("-inf")
+                scores[row, token] = keep if torch.isfinite(keep) else 0.0
+        return scores
 
 
 class KindFirstLogitsProcessor(LogitsProcessor):
@@ -134,4 +188,4 @@ class KindFirstLogitsProcessor(LogitsProcessor):
         return scores.masked_fill(~keep, float("-inf"))
 
 
-__all__ = ["KindFirstLogitsProcessor", "PerTokGrammarLogitsProcessor"]
+__all__ = ["KeepBarsLogitsProcessor", "KindFirstLogitsProcessor", "PerTokGrammarLogitsProcessor"]
