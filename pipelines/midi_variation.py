@@ -51,6 +51,8 @@ class MidiVariationPipeline(CadenzaPipeline):
     - ``seed``: the same seed gives the same outputs, byte for byte.
     - ``kind``: ``"drums"``, ``"melody"`` or ``"polyphonic"``. New ideas default to
       polyphonic; variations default to the input's kind.
+    - ``keep_bars`` (variations): bar numbers of the idea, counted from 1 within the window, that
+      come back exactly as they are (e.g. ``[1, 2]``); the other bars are varied.
     - ``interpolate_to`` and ``steps`` (default 5): interpolation mode.
     - ``time_signature`` (default (4, 4)) and ``qpm`` (default 120): meter and tempo of new ideas.
     - ``max_new_tokens`` (default 768): composer token budget (the grammar closes every bar in it).
@@ -112,6 +114,7 @@ class MidiVariationPipeline(CadenzaPipeline):
         seed=None,
         max_new_tokens=None,
         progress_bar=None,
+        keep_bars=None,
     ):
         pre = {
             k: v
@@ -139,6 +142,7 @@ class MidiVariationPipeline(CadenzaPipeline):
                 seed=seed,
                 max_new_tokens=max_new_tokens,
                 progress_bar=progress_bar,
+                keep_bars=keep_bars,
             ).items()
             if v is not None
         }
@@ -153,6 +157,10 @@ class MidiVariationPipeline(CadenzaPipeline):
             raise ValueError(f"variation_strength must be in [0, 1], got {f['variation_strength']}")
         if "steps" in f and (not isinstance(f["steps"], int) or f["steps"] < 2):
             raise ValueError(f"steps must be an int >= 2 (both ends included), got {f['steps']!r}")
+        if "keep_bars" in f:
+            bars = f["keep_bars"]
+            if isinstance(bars, int | str) or not all(isinstance(b, int) and b >= 1 for b in bars):
+                raise ValueError(f"keep_bars must be a list of bar numbers counted from 1, got {bars!r}")
         if "max_new_tokens" in f and f["max_new_tokens"] < 8:
             raise ValueError(f"max_new_tokens must be at least 8, got {f['max_new_tokens']}")
         cls._check_sampling(f.get("temperature"), f.get("top_p"))
@@ -214,8 +222,13 @@ class MidiVariationPipeline(CadenzaPipeline):
         seed: int | None = None,
         max_new_tokens: int = 768,
         progress_bar: bool = False,
+        keep_bars=(),
     ) -> dict:
         meta, kind, mode = model_inputs["meta"], model_inputs["kind"], model_inputs["mode"]
+        if keep_bars and mode != "vary":
+            raise ValueError("keep_bars applies to variations of an idea only")
+        if any(b > meta.bars for b in keep_bars):
+            raise ValueError(f"keep_bars {sorted(keep_bars)}: the idea has bars 1-{meta.bars}")
         options = ComposeOptions(
             bars=meta.bars,
             drums=kind == "drums",
@@ -242,6 +255,7 @@ class MidiVariationPipeline(CadenzaPipeline):
                 options,
                 seed,
                 streamer,
+                keep_bars=sorted(b - 1 for b in set(keep_bars)),
             )
         full = self._perform(rows, meta.is_drum, performance_temperature, performance_top_p, seed)
         settings = {
@@ -256,7 +270,9 @@ class MidiVariationPipeline(CadenzaPipeline):
             "max_new_tokens": max_new_tokens,
         }
         if mode == "vary":
-            settings.update(num_variations=num_variations, variation_strength=variation_strength)
+            settings.update(
+                num_variations=num_variations, variation_strength=variation_strength, keep_bars=sorted(set(keep_bars))
+            )
         elif mode == "interpolate":
             settings.update(steps=steps)
         else:

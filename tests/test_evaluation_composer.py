@@ -294,3 +294,15 @@ def test_stock_pair_trains_both_stacks():
     model(ids, torch.ones_like(ids), labels=ids)["loss"].backward()
     enc_grad = model.encoder.encoder.layer[0].attention.self.query.weight.grad
     assert enc_grad is not None and enc_grad.abs().sum() > 0  # the loss depends on the encoder
+
+
+def test_onset_slot_jaccard_counts_shared_grid_slots_not_notes():
+    from cadenza_hf.evaluation.similarity import onset_slot_jaccard
+
+    # (time, duration, pitch) at 480 ticks per quarter: a 16th is 120 ticks
+    a = [(0, 120, 60), (0, 120, 64), (480, 120, 62), (960, 120, 60)]  # slots {0, 4, 8}; a chord counts once
+    b = [(0, 240, 72), (480, 120, 50), (1440, 120, 60)]  # slots {0, 4, 12}
+    assert onset_slot_jaccard(a, a) == 1.0
+    assert onset_slot_jaccard(a, b) == 2 / 4
+    assert onset_slot_jaccard(a, [(120, 120, 60)]) == 0.0
+    assert onset_slot_jaccard([], []) == 1.0

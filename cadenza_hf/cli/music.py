@@ -17,6 +17,7 @@ from .support import (
     load_pipeline,
     output_file,
     output_folder,
+    parse_bar_list,
     parse_track,
     performer_spec,
     pick_seed,
@@ -102,6 +103,7 @@ def cmd_vary(args) -> int:
         temperature=args.temperature,
         seed=seed,
         progress_bar=True,
+        **({"keep_bars": parse_bar_list("--keep-bars", args.keep_bars)} if args.keep_bars else {}),
     )
     stem = Path(args.input).stem
     files = {f"{stem}_var{i}.mid": r["midi"] for i, r in enumerate(results, 1)}

@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="vary a pitched idea as a melody or with chords (default: the idea's own kind)",
     )
+    p.add_argument(
+        "--keep-bars",
+        default=None,
+        metavar="N[,N...]",
+        help="bars of the idea to keep exactly, counted from 1 (e.g. 1,2); the other bars are varied",
+    )
     _add_model_args(p, composer=True)
     _add_sampling_args(p)
     p.add_argument("--plot", action="store_true", help="also write a piano-roll PNG (needs matplotlib)")

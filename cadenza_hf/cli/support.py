@@ -19,6 +19,17 @@ def parse_track(value):
     return int(value) if value.lstrip("-").isdigit() else value
 
 
+def parse_bar_list(option: str, value: str) -> list[int]:
+    """``"1,2"`` -> ``[1, 2]``: bar numbers counted from 1; a CommandError for anything else."""
+    try:
+        bars = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        bars = []
+    if not bars or any(b < 1 for b in bars):
+        raise CommandError(f"{option} takes bar numbers counted from 1, separated by commas (e.g. 1,2), got {value!r}")
+    return bars
+
+
 def output_file(path: str) -> Path:
     """Check that ``path`` can be written as a file (its folder exists, it is not a folder)."""
     out = Path(path)

@@ -178,8 +178,23 @@ def batches(ideas: list[Idea], batch_size: int, kind_grammar: bool) -> list[tupl
     return out
 
 
-def generate_variations(model, tokenizer, ideas, latents, args) -> tuple[list[list[int]], float]:
-    """Greedy variation of every idea from its latent row; returns outputs (idea order) and seconds."""
+def idea_inputs(model, tokenizer, chunk: list[Idea], strength: float, seed: int):
+    """Idea attention: each idea masked at ``strength`` (its own stream, seed + position), encoded as one batch."""
+    from ..generation.variation import encode_masked_ideas
+
+    encoded = [encode_masked_ideas(model, tokenizer, i.ids, 1, strength, seed + i.position) for i in chunk]
+    width = max(states.shape[1] for _, states, _ in encoded)
+    latents = torch.cat([z for z, _, _ in encoded])
+    states = torch.zeros(len(chunk), width, encoded[0][1].shape[-1], device=model.device)
+    mask = torch.zeros(len(chunk), width, dtype=torch.long, device=model.device)
+    for k, (_, st, m) in enumerate(encoded):
+        states[k, : st.shape[1]], mask[k, : m.shape[1]] = st[0], m[0]
+    return latents, states, mask
+
+
+def generate_variations(model, tokenizer, ideas, latents, args, strength: float = 0.0) -> tuple[list, float]:
+    """One variation of every idea, from its latent row (or, with idea attention, its masked copy at
+    ``strength``); returns outputs (idea order) and seconds."""
     from ..generation.variation import ComposeOptions, compose_from_latents
 
     outputs: list[list[int] | None] = [None] * len(ideas)
@@ -196,7 +211,11 @@ def generate_variations(model, tokenizer, ideas, latents, args) -> tuple[list[li
             kind_first=not args.plain_greedy,
         )
         seed = args.seed + chunk[0].position if args.temperature > 0 else None
-        rows = compose_from_latents(model, tokenizer, latents[[i.position for i in chunk]], options, seed=seed)
+        if getattr(model.config, "idea_attention", False):
+            z, states, mask = idea_inputs(model, tokenizer, chunk, strength, args.seed)
+            rows = compose_from_latents(model, tokenizer, z, options, seed, None, states, mask)
+        else:
+            rows = compose_from_latents(model, tokenizer, latents[[i.position for i in chunk]], options, seed=seed)
         for idea, row in zip(chunk, rows):
             outputs[idea.position] = row
     return outputs, time.perf_counter() - start
@@ -233,6 +252,37 @@ def score_pair(tokenizer, idea: Idea, out_ids: list[int], in_score=None) -> dict
     }
 
 
+def partners(ideas: list[Idea], seed: int) -> dict[int, Idea]:
+    """An unrelated idea for each idea: another sampled idea of the same bars and meter (a seeded derangement)."""
+    rng = np.random.default_rng(seed + 1)
+    groups: dict[tuple, list[Idea]] = defaultdict(list)
+    for idea in ideas:
+        groups[(idea.bars, idea.time_signature)].append(idea)
+    out = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        shift = rng.permutation(len(members))
+        for k in range(len(shift)):
+            out[members[shift[k]].position] = members[shift[(k + 1) % len(shift)]]
+    return out
+
+
+def add_rhythm_kept(tokenizer, ideas, outputs, inputs, records, seed: int) -> None:
+    """Per record: ``rhythm_kept`` = onset-slot Jaccard of the output with its own idea minus with an unrelated one."""
+    from .similarity import onset_slot_jaccard
+
+    other = partners(ideas, seed)
+    for idea, out, in_score, record in zip(ideas, outputs, inputs, records):
+        if idea.position not in other:
+            continue
+        meta = idea.meta(tokenizer)
+        out_score = tokenizer.decode_midi(out, reference=meta)
+        unrelated = tokenizer.decode_midi(other[idea.position].ids, reference=meta)
+        own = onset_slot_jaccard(out_score, in_score, idea.bars, idea.time_signature)
+        record["rhythm_kept"] = own - onset_slot_jaccard(out_score, unrelated, idea.bars, idea.time_signature)
+
+
 def summarize(label, records: list[dict], seconds: float | None = None) -> dict:
     """Means of the per-excerpt records of one strength (or the placebo)."""
     n = len(records)
@@ -243,6 +293,8 @@ def summarize(label, records: list[dict], seconds: float | None = None) -> dict:
         row["empty_share"] = sum(r["notes_out"] == 0 for r in records) / n
         row["notes_in"] = float(np.mean([r["notes_in"] for r in records]))
         row["notes_out"] = float(np.mean([r["notes_out"] for r in records]))
+        kept = [r["rhythm_kept"] for r in records if "rhythm_kept" in r]
+        row["rhythm_kept"] = float(np.mean(kept)) if kept else None
     if seconds is not None:
         tokens = sum(r["new_tokens"] for r in records)
         row.update(
@@ -373,6 +425,7 @@ def results_table(rows: list[dict], placebo_row: dict | None) -> str:
         "onset",
         "duration",
         "absolute",
+        "rhythm kept",
         "valid",
         "empty",
         "notes in/out",
@@ -385,6 +438,7 @@ def results_table(rows: list[dict], placebo_row: dict | None) -> str:
             f"{r['strength']:g}",
             r["n"],
             *(f"{r[m]:.2f}" for m in METRICS),
+            "-" if r.get("rhythm_kept") is None else f"{r['rhythm_kept']:+.3f}",
             f"{r['valid_share']:.3f}",
             f"{r['empty_share']:.3f}",
             f"{r['notes_in']:.1f} / {r['notes_out']:.1f}",
@@ -395,8 +449,8 @@ def results_table(rows: list[dict], placebo_row: dict | None) -> str:
         for r in rows
     ]
     if placebo_row:
-        body.append(["placebo", placebo_row["n"], *(f"{placebo_row[m]:.2f}" for m in METRICS)] + ["-"] * 6)
-    body += [[name, "500", *(f"{v:.2f}" for v in values)] + ["-"] * 6 for name, values in PAPER_ROWS.items()]
+        body.append(["placebo", placebo_row["n"], *(f"{placebo_row[m]:.2f}" for m in METRICS)] + ["-"] * 7)
+    body += [[name, "500", *(f"{v:.2f}" for v in values)] + ["-"] * 7 for name, values in PAPER_ROWS.items()]
     return md_table(header, body)
 
 
@@ -408,8 +462,12 @@ def kind_table(per_strength: dict[float, list[dict]], ideas: list[Idea]) -> str:
             by_kind[idea.kind].append(rec)
         for kind in sorted(by_kind):
             r = summarize(strength, by_kind[kind])
-            body.append([f"{strength:g}", kind, r["n"], *(f"{r[m]:.2f}" for m in METRICS), f"{r['valid_share']:.3f}"])
-    return md_table(["strength", "kind", "n", "pitch", "onset", "duration", "absolute", "valid"], body)
+            kept = "-" if r["rhythm_kept"] is None else f"{r['rhythm_kept']:+.3f}"
+            body.append(
+                [f"{strength:g}", kind, r["n"], *(f"{r[m]:.2f}" for m in METRICS), kept, f"{r['valid_share']:.3f}"]
+            )
+    header = ["strength", "kind", "n", "pitch", "onset", "duration", "absolute", "rhythm kept", "valid"]
+    return md_table(header, body)
 
 
 def render(result: dict, ideas: list[Idea], per_strength: dict) -> str:
@@ -570,8 +628,9 @@ def run(args, argv: list[str]) -> tuple[dict, list[Idea], dict[float, list[dict]
     rows, per_strength = [], {}
     for strength in sorted(set(args.strengths)):
         latents = latents_at(model, mean, logvar, strength, args.seed)
-        outputs, seconds = generate_variations(model, tokenizer, ideas, latents, args)
+        outputs, seconds = generate_variations(model, tokenizer, ideas, latents, args, strength)
         records = [score_pair(tokenizer, i, o, s) for i, o, s in zip(ideas, outputs, inputs)]
+        add_rhythm_kept(tokenizer, ideas, outputs, inputs, records, args.seed)
         per_strength[strength] = records
         rows.append(summarize(strength, records, seconds))
         r = rows[-1]

@@ -135,6 +135,21 @@ def absolute_similarity(qa: np.ndarray, qb: np.ndarray) -> float:
     return 100.0 * sum((ca & cb).values()) / max(len(qa), len(qb))
 
 
+def onset_slot_jaccard(
+    a, b, bars: int = 4, time_signature: tuple[int, int] = (4, 4), ticks_per_quarter: int | None = None
+) -> float:
+    """Jaccard overlap (0-1) of the sets of 16th-grid slots where ``a`` and ``b`` have an onset.
+
+    Unlike the onset histogram, this ignores how many notes share a slot: it asks whether
+    the two excerpts put notes at the same places in the bar, i.e. share a rhythm. Two
+    silent excerpts score 1.
+    """
+    num_onsets = num_onset_bins(bars, time_signature)
+    slots = [set(quantize(*note_array(x, ticks_per_quarter), num_onsets)[:, 1].tolist()) for x in (a, b)]
+    union = slots[0] | slots[1]
+    return len(slots[0] & slots[1]) / len(union) if union else 1.0
+
+
 def similarity(
     a, b, bars: int = 4, time_signature: tuple[int, int] = (4, 4), ticks_per_quarter: int | None = None
 ) -> Similarity:
@@ -170,6 +185,7 @@ __all__ = [
     "cosine_similarity",
     "duration_histogram",
     "note_array",
+    "onset_slot_jaccard",
     "num_onset_bins",
     "onset_histogram",
     "pitch_histogram",
