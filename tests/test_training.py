@@ -212,3 +212,86 @@ def test_training_lineage_follows_init_from_oldest_first(tmp_path):
     (looped / "training_record.json").write_text(json.dumps({"command": f"train.py --init_from {looped}"}))
     with pytest.raises(ValueError, match="loop"):
         training_lineage(looped)
+
+
+def test_idea_attention_warm_start_trains_from_a_plain_composer(tiny_dataset, tmp_path):
+    train = import_module("cadenza_hf.training.composer").main
+    plain = tmp_path / "plain"
+    overrides = {**TINY, "num_encoder_layers": 1, "num_decoder_layers": 1, "latent_size": 8}
+    assert train([*_common(tiny_dataset, plain, 1), "--config_overrides", json.dumps(overrides)]) == 0
+    idea = tmp_path / "idea"
+    args = [
+        *_common(tiny_dataset, idea, 2),
+        "--init_from",
+        str(plain),
+        "--config_overrides",
+        '{"idea_attention": true}',
+    ]
+    assert train(args) == 0
+    from cadenza_hf import CadenzaComposerModel, PerTokTokenizer
+    from cadenza_hf.examples import example_idea
+    from cadenza_hf.generation.variation import ComposeOptions, vary
+
+    model = CadenzaComposerModel.from_pretrained(idea).eval()
+    assert model.config.idea_attention and model.decoder.layers[0].idea_attn.o_proj.weight.abs().sum() > 0
+    tok = PerTokTokenizer()
+    ids = tok.composition_ids(tok.encode_midi(example_idea()))
+    rows = vary(model, tok, ids, 2, 0.3, ComposeOptions(max_new_tokens=160), seed=0)
+    assert all(tok.grammar_errors(r, bars=4, require_eos=True) == 0 for r in rows)
+
+
+def test_accelerate_launch_trains_on_two_processes(tiny_dataset, tmp_path):
+    # What users run on several GPUs, here on CPU with the gloo backend: both processes train
+    # (world size 2 in the record) and process 0 alone writes the checkpoint and the record.
+    # On CPU, accelerate starts the processes through its distributed launcher (--multi_gpu,
+    # i.e. torchrun) and the Trainer's --use_cpu makes them join with gloo (MULTI_CPU).
+    import os
+    import subprocess
+    import sys
+
+    import socket
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    with socket.socket() as free:  # a free rendezvous port, so parallel runs do not collide on 29500
+        free.bind(("127.0.0.1", 0))
+        port = str(free.getsockname()[1])
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--main_process_port",
+        port,
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+    ]
+    tiny = json.dumps({**TINY, "num_encoder_layers": 1, "num_decoder_layers": 1, "latent_size": 8})
+    runs = {
+        "composer": ["cadenza_hf.training.composer", "--config_overrides", tiny],
+        "performer": [
+            "cadenza_hf.training.performer",
+            "--config_overrides",
+            json.dumps({**TINY, "num_hidden_layers": 1}),
+        ],
+    }
+    for name, (module, *extra) in runs.items():
+        out = tmp_path / name
+        done = subprocess.run(
+            [*launch, module, *_common(tiny_dataset, out, 2), "--use_cpu", "true", *extra],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        record = json.loads((out / "training_record.json").read_text())
+        assert record["world_size"] == 2 and record["global_step"] == 2
+        assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2"]
+        assert (out / "model.safetensors").is_file()

@@ -341,6 +341,7 @@ def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dic
         "eval_examples": len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0,
         "parameters": trainer.model.num_parameters(),
         "global_step": trainer.state.global_step,
+        "world_size": trainer.args.world_size,  # processes that trained together (accelerate launch / torchrun)
         "wall_seconds_this_run": round(time.time() - start, 1),
         "wall_seconds_before_resume": before,
         "train_metrics": result.metrics,
