@@ -246,10 +246,9 @@ def test_accelerate_launch_trains_on_two_processes(tiny_dataset, tmp_path):
     # On CPU, accelerate starts the processes through its distributed launcher (--multi_gpu,
     # i.e. torchrun) and the Trainer's --use_cpu makes them join with gloo (MULTI_CPU).
     import os
+    import socket
     import subprocess
     import sys
-
-    import socket
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     with socket.socket() as free:  # a free rendezvous port, so parallel runs do not collide on 29500
