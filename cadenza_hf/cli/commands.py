@@ -53,9 +53,10 @@ def cmd_roundtrip(args) -> int:
 
 def _commands() -> dict:
     from .music import COMMANDS as MUSIC
+    from .preview import COMMANDS as PREVIEW
     from .tools import COMMANDS as TOOLS
 
-    return {"example": cmd_example, "roundtrip": cmd_roundtrip, **MUSIC, **TOOLS}
+    return {"example": cmd_example, "roundtrip": cmd_roundtrip, **MUSIC, **PREVIEW, **TOOLS}
 
 
 def _fail(command: str, err: Exception) -> int:

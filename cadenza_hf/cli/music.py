@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .preview import add_audio, check_audio
 from .support import (
     CommandError,
     check_range,
@@ -37,6 +38,7 @@ def _check_common(args) -> None:
             require_matplotlib()
         except ImportError as err:
             raise CommandError(f"--plot: {err}") from None
+    check_audio(args)
 
 
 def _preflight(path: str, args):
@@ -108,6 +110,7 @@ def cmd_vary(args) -> int:
     stem = Path(args.input).stem
     files = {f"{stem}_var{i}.mid": r["midi"] for i, r in enumerate(results, 1)}
     rolls = [("idea", excerpt.score)] + [(f"var {i}", r["score"]) for i, r in enumerate(results, 1)]
+    add_audio(files, args.audio)
     _plot(files, f"{stem}_variations.png", rolls, f"{stem}: strength {strength}, seed {seed}", args.plot)
     written = _write(folder, files)
     _report(f"{args.input}: {_describe(excerpt)}; {len(results)} variations, strength {strength}, seed {seed}", written)

@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p, composer=True)
     _add_sampling_args(p)
     p.add_argument("--plot", action="store_true", help="also write a piano-roll PNG (needs matplotlib)")
+    _add_audio_arg(p)
 
     p = sub.add_parser("generate", help="write new ideas from scratch (no input)")
     _add_output_dir(p, "folder for <kind>_idea1.mid, ... (created if missing)")
@@ -121,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="build a training DatasetDict of 4-bar excerpts from MIDI folders (--help: options)",
     )
 
+    p = sub.add_parser("render", help="render a MIDI file to WAV audio with a General MIDI SoundFont")
+    p.add_argument("input", help="MIDI file to render")
+    p.add_argument("-o", "--output", required=True, help="WAV file to write")
+    p.add_argument("--soundfont", default=None, help="a .sf2 SoundFont (default: $CADENZA_SOUNDFONT or pretty_midi's)")
+    p.add_argument("--release", type=float, default=1.0, help="seconds added after the end (default 1.0)")
+
+    p = sub.add_parser("demo", help="start the local web app (127.0.0.1; models load once and stay)")
+    p.add_argument("--port", type=int, default=7860, help="port on 127.0.0.1 (default 7860)")
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
+    p.add_argument("--open-browser", action="store_true", help="open the app in the default browser")
+    _add_model_args(p, composer=True)
+
     p = sub.add_parser("push", help="upload a model folder with its model card (README.md) to the Hugging Face Hub")
     p.add_argument("folder", help="saved model folder (config, weights, tokenizer)")
     p.add_argument("--repo-id", required=True, help="Hub repository, e.g. my-org/cadenza-composer")
@@ -143,6 +156,12 @@ def _add_model_args(p: argparse.ArgumentParser, composer: bool) -> None:
         default=None,
         metavar="[KIND=]PATH",
         help="performer folder or Hub id, repeatable; KIND is drums or pitched (default: the shipped ones)",
+    )
+
+
+def _add_audio_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--audio", action="store_true", help='also write a WAV beside each MIDI file (pip install "cadenza_hf[audio]")'
     )
 
 
