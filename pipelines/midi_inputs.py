@@ -16,15 +16,14 @@ otherwise (a pitched input may be varied as a melody or polyphonically; drums st
 from __future__ import annotations
 
 from ..tokenization.excerpt import Excerpt, ExcerptMeta
+from ..tokenization.kinds import PART_KINDS, normalize_kind, part_kind
 
-KINDS = ("drums", "melody", "polyphonic")
+KINDS = PART_KINDS
 
 
 def check_kind(kind: str | None) -> str | None:
     """Return ``kind`` if it is one of :data:`KINDS` (or None); raise ValueError otherwise."""
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    return kind
+    return None if kind is None else normalize_kind(kind)
 
 
 def load_excerpt(tokenizer, midi, track=None, start_bar: int = 0, bars: int = 4) -> Excerpt:
@@ -38,21 +37,8 @@ def load_excerpt(tokenizer, midi, track=None, start_bar: int = 0, bars: int = 4)
 
 
 def excerpt_kind(tokenizer, ids, is_drum: bool) -> str:
-    """``"drums"``, ``"melody"`` (one note per onset) or ``"polyphonic"`` for token ids."""
-    if is_drum:
-        return "drums"
-    families = tokenizer.token_families
-    resets = set(families["bar"]) | set(families["timeshift"])
-    pitches = set(families["pitch"])
-    at_onset = 0
-    for i in ids:
-        if i in resets:
-            at_onset = 0
-        elif i in pitches:
-            at_onset += 1
-            if at_onset > 1:
-                return "polyphonic"
-    return "melody"
+    """``"drums"``, ``"melody"`` (one note per onset) or ``"polyphonic"`` (any chord): how the ids are decoded."""
+    return part_kind(tokenizer, ids, is_drum)
 
 
 def variation_kind(input_kind: str, requested: str | None) -> str:

@@ -70,7 +70,7 @@ def test_build_counts_and_columns(built):
         assert col in dataset["train"].column_names
     assert summary.files_read == len(POP_SONGS) + 18 and not summary.files_rejected
     kinds = {k for split in summary.excerpts.values() for k in split}
-    assert kinds == {"drums", "monophonic", "polyphonic"}
+    assert kinds == {"drums", "melody", "polyphonic"}
     row = dataset["train"][0]
     assert len(row["composition_ids"]) < len(row["input_ids"]) == len(row["masked_ids"])
     assert "3/4" in set(dataset["train"]["time_signature"]) | set(dataset["test"]["time_signature"]) | set(

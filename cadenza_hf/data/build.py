@@ -20,12 +20,13 @@ import numpy as np
 
 from ..tokenization.excerpt import count_bars
 from ..tokenization.grammar import Kind
+from ..tokenization.kinds import PART_KINDS, part_kind
 from ..tokenization.midi_io import MidiInputError
 from .sources import SPLITS, SourceFile, discover, load_source, split_of
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("drums", "monophonic", "polyphonic")
+KINDS = PART_KINDS  # the kind column (datasets built before 0.2 say "monophonic" for melody)
 DUPLICATE_PRIORITY = ("test", "validation", "train")  # an excerpt seen in test is dropped from train
 
 
@@ -114,21 +115,8 @@ def _skip_reason(reason: str) -> str:
 
 
 def excerpt_kind(tokenizer, ids: list[int]) -> str:
-    """drums, monophonic, or polyphonic (more than 10% of notes share an onset)."""
-    kinds = tokenizer.grammar.kinds
-    if any(kinds[i] == Kind.DRUM for i in ids):
-        return "drums"
-    notes = shared = run = 0
-    for i in ids:
-        k = kinds[i]
-        if k in (Kind.BAR, Kind.SHIFT):
-            run = 0
-        elif k == Kind.PITCH:
-            notes += 1
-            run += 1
-            shared += 1 if run > 1 else 0
-            shared += 1 if run == 2 else 0  # the first note of a chord shares its onset too
-    return "polyphonic" if notes and shared / notes > 0.1 else "monophonic"
+    """The dataset's ``kind`` label: drums, melody, or polyphonic when more than 10% of notes share an onset."""
+    return part_kind(tokenizer, ids, chord_share=0.1)
 
 
 def _transposed(excerpt, semitones: int, tokenizer):

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..tokenization.kinds import MELODY, normalize_kind
 from . import reporting
 from .expressiveness import parse_meter
 
@@ -77,7 +78,7 @@ class Idea:
 
     def group(self, kind_grammar: bool) -> tuple:
         """Ideas with the same key can share one ``generate`` call."""
-        mono = kind_grammar and self.kind == "monophonic"
+        mono = kind_grammar and normalize_kind(self.kind) == MELODY
         return self.bars, self.time_signature, self.kind == "drums", mono
 
     def meta(self, tokenizer):
@@ -100,9 +101,11 @@ def load_ideas(args, tokenizer) -> tuple[list[Idea], int]:
     from datasets import load_from_disk
 
     data = load_from_disk(args.dataset_dir)[args.split]
-    for column, allowed in (("collection", args.collections), ("kind", args.kinds)):
-        if allowed:
-            data = data.filter(lambda v, keep=frozenset(allowed): v in keep, input_columns=column)
+    if args.collections:
+        data = data.filter(lambda v, keep=frozenset(args.collections): v in keep, input_columns="collection")
+    if args.kinds:
+        kinds = frozenset(normalize_kind(k) for k in args.kinds)
+        data = data.filter(lambda v: normalize_kind(v) in kinds, input_columns="kind")
     if len(data) == 0:
         raise SystemExit(f"{args.dataset_dir}: no {args.split} excerpts left after filtering")
     total = len(data)

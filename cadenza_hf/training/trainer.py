@@ -21,6 +21,8 @@ from pathlib import Path
 
 from transformers import Trainer, TrainerCallback
 
+from ..tokenization.kinds import normalize_kind
+
 
 @dataclass
 class KLSchedule:
@@ -168,11 +170,11 @@ def config_path(value: str) -> Path:
 
 def select_rows(dataset, collections=None, kinds=None, column="input_ids", max_length=None, max_samples=None, seed=0):
     """Filter a split by collection/kind/length, cap its size (seeded), add a ``length`` column."""
-    keep_cols = {"collection": collections, "kind": kinds}
-    for col, allowed in keep_cols.items():
-        if allowed:
-            allowed = set(allowed)
-            dataset = dataset.filter(lambda v, allowed=allowed: v in allowed, input_columns=col)
+    if collections:
+        dataset = dataset.filter(lambda v, keep=frozenset(collections): v in keep, input_columns="collection")
+    if kinds:  # "melody" also finds rows of datasets that label melodies "monophonic"
+        wanted = frozenset(normalize_kind(k) for k in kinds)
+        dataset = dataset.filter(lambda v: normalize_kind(v) in wanted, input_columns="kind")
     if max_length:
         dataset = dataset.filter(lambda ids: len(ids) <= max_length, input_columns=column)
     if max_samples is not None and len(dataset) > max_samples:
