@@ -13,14 +13,20 @@ import pytest
 import symusic
 
 from cadenza_hf.evaluation.expressiveness import (
+    EXCERPT_FEATURES,
     PerformedNotes,
+    classifier_two_sample_test,
+    excerpt_features,
+    human_likeness,
     kl_divergence,
+    lag1_autocorrelation,
     match_notes,
     microtiming_figures,
     microtiming_histogram,
     microtiming_mae,
     microtiming_percent,
     ticks_to_percent,
+    velocity_correlation,
     velocity_figures,
     velocity_histogram,
     velocity_mae,
@@ -73,6 +79,45 @@ def test_kl_divergence_values_and_direction():
     assert 0 < kl_divergence([1, 1], [1, 0], eps=1e-3) < kl_divergence([1, 1], [1, 0], eps=1e-9) < 20
     with pytest.raises(ValueError):
         kl_divergence([0, 0], [1, 1])
+
+
+def test_excerpt_features_by_hand():
+    # 4/4, 480 tpq: notes on beats 1 and 2 (on the beat) and two 8ths after them (off the beat)
+    notes = _notes([0, 240, 480, 720], [0, 12, -12, 24], [60, 62, 64, 65], [100, 60, 90, 50])
+    f = excerpt_features(notes, "4/4")
+    assert f["velocity_mean"] == 75 and f["velocity_std"] == pytest.approx(np.std([100, 60, 90, 50]))
+    assert f["velocity_step"] == pytest.approx((40 + 30 + 40) / 3)
+    assert f["beat_accent"] == pytest.approx(95 - 55)
+    assert f["timing_mean"] == pytest.approx(ticks_to_percent(6.0)) and f["timing_abs"] == pytest.approx(10.0)
+    assert f["velocity_lag1"] < 0  # loud-soft alternation
+    assert lag1_autocorrelation([1, 2, 3, 4, 5, 6]) > 0.4 and lag1_autocorrelation([7, 7, 7]) == 0.0
+    # in 6/8 the beat unit is an eighth: every note of this excerpt is on a beat, so there is no accent figure
+    assert excerpt_features(notes, "6/8")["beat_accent"] == 0.0
+
+
+def test_classifier_two_sample_test_separates_only_what_differs():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(80, 8)), rng.normal(size=(80, 8))
+    assert classifier_two_sample_test(a, b) < 0.65  # same distribution: near chance
+    shifted = b + np.r_[3.0, np.zeros(7)]
+    assert classifier_two_sample_test(a, shifted) > 0.9  # one feature far apart: told apart
+    with pytest.raises(ValueError):
+        classifier_two_sample_test(a[:3], b[:3])  # fewer pairs than folds
+
+
+def test_human_likeness_and_point_correlation():
+    rng = np.random.default_rng(1)
+    grid = np.arange(16) * 120
+    real = [_notes(grid, rng.integers(-5, 6, 16), [60] * 16, rng.integers(40, 90, 16)) for _ in range(12)]
+    flat = [_notes(grid, np.zeros(16, int), [60] * 16, np.full(16, 64)) for _ in range(12)]
+    assert velocity_correlation(real[0], real[0]) == pytest.approx(1.0)
+    assert velocity_correlation(flat[0], real[0]) == 0.0  # a flat estimate carries no order
+    same = human_likeness(real, real, point_estimate=real)
+    assert same["velocity_spread_ratio"] == 1.0 and same["point_correlation"] == pytest.approx(1.0)
+    assert same["classifier_accuracy"] <= 0.6
+    apart = human_likeness(real, flat, point_estimate=flat)
+    assert apart["velocity_spread_ratio"] == 0.0 and apart["point_correlation"] == 0.0
+    assert apart["classifier_accuracy"] >= 0.9 and set(apart["features"]) == set(EXCERPT_FEATURES)
 
 
 def test_figures_identical_and_shifted():
@@ -182,6 +227,8 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
         "10",
         "--temperature",
         "1.0",
+        "--steps",
+        "3",
         "--output-json",
         str(js),
         "--markdown",
@@ -198,17 +245,25 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     # Table 4: 2 performers x 3 decodings x 2 metrics, each with Train and Opposite columns
     keys = {(r["performer"], r["decoding"], r["metric"]) for r in result["table4"]}
     metrics = ("velocity", "microtiming")
-    assert keys == {(p, d, m) for p in ("groove", "pop909") for d in ("argmax", "median", "T=1") for m in metrics}
+    decodings = ("argmax", "median", "T=1", "T=0, 3 steps", "T=1, 3 steps")
+    assert keys == {(p, d, m) for p in ("groove", "pop909") for d in decodings for m in metrics}
     for row in result["table4"]:
         for fig in ("kl", "kl_reverse", "mean_diff", "std_diff"):
             assert set(row[fig]) == {"train", "opposite"} and all(v >= 0 for v in row[fig].values())
         assert set(row["closer_to_own"]) == {"kl", "mean_diff", "std_diff"}
-    # MAE rows: per held-out set, 2 performers x 3 decodings + 4 baselines + the excerpt-mean oracle
+    # human-likeness: each performer on its own set, every decoding; sampled ones carry a point estimate
+    human = {(r["dataset"], r["decoding"]): r for r in result["human"]}
+    assert set(human) == {(c, d) for c in ("groove", "pop909") for d in decodings}
+    assert human["pop909", "T=1, 3 steps"]["point"] == "T=0, 3 steps" and human["groove", "T=1"]["point"] == "argmax"
+    for r in human.values():
+        assert 0 <= r["classifier_accuracy"] <= 1 and -1 <= r["point_correlation"] <= 1
+    assert len(result["human_targets"]) == 2 * 2 * 3  # 2 sets x 2 sampled decodings x 3 targets
+    # MAE rows: per held-out set, 2 performers x 5 decodings + 4 baselines + the excerpt-mean oracle
     for dataset in ("groove", "pop909"):
         kinds = [r["kind"] for r in result["mae"] if r["dataset"] == dataset]
         assert sorted(kinds) == sorted(
-            ["performer_own"] * 3
-            + ["performer_opposite"] * 3
+            ["performer_own"] * 5
+            + ["performer_opposite"] * 5
             + [
                 "baseline_mean_zero",
                 "baseline_random",
@@ -231,6 +286,7 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     text = md.read_text(encoding="utf-8")
     assert "intro kept" in text and text.count(evaluate.START_MARK) == 1
     assert "KL train" in text and "velocity MAE" in text and ("PASS" in text or "FAIL" in text)
+    assert "classifier acc." in text
     evaluate.write_section(md, "## Performer evaluation\n\nrefreshed")
     again = md.read_text(encoding="utf-8")
     assert "refreshed" in again and "KL train" not in again and "intro kept" in again

@@ -18,6 +18,13 @@ the performer's own training collection, "Opposite" the other.
 (b) Against the real held-out performance of the same notes: velocity MAE and microtiming
 MAE per dataset, for both performers and for baselines drawn from that collection's
 training notes (mean velocity, seeded random draws, zero microtiming).
+(c) Human-likeness (issue 16), each performer on its own held-out set, per decoding: a
+logistic-regression classifier two-sample test on eight per-excerpt features (cross-
+validated accuracy; 0.5 = indistinguishable from the real performance), the within-excerpt
+velocity and timing spread ratios, lag-1 autocorrelation and beat accent of real vs
+performed, and the within-excerpt correlation of each point estimate (temperature 0) with
+the real velocities. ``--steps N`` (> 1) adds the coherent sampler (iterative unmasking in
+``--order``) at ``--temperature`` and at 0. Needs scikit-learn (the ``analysis`` extra).
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ def perform_rows(
     batch_size: int,
     top_p: float = 1.0,
     point_estimate: str = "argmax",
+    steps: int = 1,
+    unmask_order: str = "confidence",
 ) -> list:
     """Fill every row's composition ids with ``model``; return PerformedNotes per row (input order).
 
@@ -115,6 +124,8 @@ def perform_rows(
         generator=generator,
         batch_size=batch_size,
         point_estimate=point_estimate,
+        steps=steps,
+        order=unmask_order,
     )
     out = [None] * len(rows)
     for k, ids in zip(order, filled):
@@ -141,6 +152,69 @@ def table4_rows(outputs: dict, references: dict, eps: float) -> list[dict]:
             row["closer_to_own"] = {k: own[k] < opp[k] for k in ("kl", "mean_diff", "std_diff")}
             rows.append(row)
     return rows
+
+
+HUMAN_TARGETS = {"classifier_accuracy": 0.65, "velocity_spread_ratio": (0.75, 1.33), "point_correlation": 0.4}
+
+
+def human_rows(outputs: dict, real: dict, meters: dict, seed: int) -> list[dict]:
+    """Human-likeness figures of each performer on its own held-out set, per decoding.
+
+    The point correlation is that of the decoding's own output when it is a point estimate
+    (temperature 0), and for sampled decodings that of the same sampler at temperature 0
+    when it was run (``"argmax"`` for one-shot sampling).
+    """
+    from .expressiveness import human_likeness
+
+    rows = []
+    for (performer, decoding), per_input in outputs.items():
+        collection = performer
+        if not real.get(collection):
+            continue
+        point = decoding if not decoding.startswith("T=") else _point_decoding(decoding)
+        estimate = outputs.get((performer, point), {}).get(collection)
+        figures = human_likeness(real[collection], per_input[collection], meters[collection], estimate, seed=seed)
+        rows.append({"dataset": collection, "performer": performer, "decoding": decoding, "point": point, **figures})
+    return rows
+
+
+def _point_decoding(decoding: str) -> str:
+    """The temperature-0 decoding matching a sampled one: ``"T=1, 8 steps"`` -> ``"T=0, 8 steps"``."""
+    return "T=0, " + decoding.split(", ", 1)[1] if ", " in decoding else "argmax"
+
+
+def human_targets(rows: list[dict]) -> list[dict]:
+    """PASS/FAIL of issue 16's human-likeness targets on each set's sampled decodings."""
+    out = []
+    low, high = HUMAN_TARGETS["velocity_spread_ratio"]
+    for r in rows:
+        if not r["decoding"].startswith("T=") or r["decoding"].startswith("T=0,"):
+            continue  # targets are on the sampled decodings (the pipelines' defaults)
+        tag = f"{r['dataset']} ({r['decoding']})"
+        acc = r["classifier_accuracy"]
+        out.append(
+            {"name": f"{tag}: classifier accuracy <= 0.65", "value": acc, "threshold": 0.65, "pass": acc <= 0.65}
+        )
+        ratio = r["velocity_spread_ratio"]
+        out.append(
+            {
+                "name": f"{tag}: velocity spread ratio in [{low}, {high}]",
+                "value": ratio,
+                "threshold": high if ratio > high else low,
+                "pass": low <= ratio <= high,
+            }
+        )
+        if "point_correlation" in r:
+            corr = r["point_correlation"]
+            out.append(
+                {
+                    "name": f"{tag}: point estimate ({r['point']}) velocity correlation >= 0.4",
+                    "value": corr,
+                    "threshold": 0.4,
+                    "pass": corr >= 0.4,
+                }
+            )
+    return out
 
 
 def _summary(vel_err, micro_err, tpq: int) -> dict:
@@ -448,10 +522,55 @@ def render(result: dict) -> str:
             text_cols=2,
         )
     )
+    if result.get("human"):
+        lines += ["", "### Human-likeness: real vs performed, each performer on its own held-out set", ""]
+        lines.append(
+            "Classifier: logistic regression on eight per-excerpt features (velocity mean, spread, note-to-note "
+            "change, lag-1 autocorrelation, beat accent, timing spread, mean |microtiming|, mean microtiming), "
+            "5-fold cross-validated accuracy with both performances of an excerpt in one fold (0.5 = "
+            "indistinguishable). Spread: mean within-excerpt std; timing in % of a 16th. Point r: mean "
+            "within-excerpt correlation of the temperature-0 velocities with the real ones (flat = 0)."
+        )
+        lines.append("")
+        table = []
+        for r in result["human"]:
+            f = r["features"]
+            table.append(
+                [
+                    r["dataset"],
+                    r["decoding"],
+                    r["excerpts"],
+                    f"{r['classifier_accuracy']:.3f}",
+                    f"{f['velocity_std']['real']:.2f} / {f['velocity_std']['performed']:.2f}",
+                    f"{r['velocity_spread_ratio']:.2f}",
+                    f"{f['velocity_lag1']['real']:+.2f} / {f['velocity_lag1']['performed']:+.2f}",
+                    f"{f['beat_accent']['real']:+.2f} / {f['beat_accent']['performed']:+.2f}",
+                    f"{f['timing_std']['real']:.2f} / {f['timing_std']['performed']:.2f}",
+                    f"{r['point_correlation']:.3f} ({r['point']})" if "point_correlation" in r else "",
+                ]
+            )
+        lines.append(
+            md_table(
+                [
+                    "held-out set",
+                    "decoding",
+                    "excerpts",
+                    "classifier acc.",
+                    "velocity spread real / perf.",
+                    "ratio",
+                    "lag-1 real / perf.",
+                    "beat accent real / perf.",
+                    "timing spread real / perf.",
+                    "point r",
+                ],
+                table,
+                text_cols=2,
+            )
+        )
     lines += ["", "### Targets", ""]
     lines += [
         f"- {'PASS' if t['pass'] else 'FAIL'}: {t['name']} ({t['value']:.2f} vs {t['threshold']:.2f})"
-        for t in result["targets"]
+        for t in result["targets"] + result.get("human_targets", [])
     ]
     return "\n".join(lines)
 
@@ -479,6 +598,14 @@ def parse_args(argv):
         "default; 0 for the deterministic decodings only)",
     )
     p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=1,
+        help="> 1: also evaluate the coherent sampler (iterative unmasking in this many passes) at --temperature "
+        "and at 0 (default 1: one-shot only)",
+    )
+    p.add_argument("--order", default="confidence", choices=("confidence", "sequence"), help="unmasking order")
     p.add_argument("--eps", type=float, default=1e-6, help="KL histogram smoothing (default 1e-6)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
@@ -520,18 +647,26 @@ def evaluate(args, argv: list[str]) -> dict:
     references = {c: PerformedNotes.concatenate(ref_notes[c]) for c in COLLECTIONS}
     track_means = {c: track_mean_velocities(refs[c], ref_notes[c]) for c in COLLECTIONS}
     tracks = {c: [track_name(r) for r in held[c]] for c in COLLECTIONS}
-    decodings = [("argmax", 0.0, "argmax"), ("median", 0.0, "median")]
+    decodings = [("argmax", 0.0, "argmax", 1), ("median", 0.0, "median", 1)]
     if args.temperature > 0:
-        decodings.append((f"T={args.temperature:g}", args.temperature, "argmax"))
+        decodings.append((f"T={args.temperature:g}", args.temperature, "argmax", 1))
+    if args.steps > 1:
+        decodings.append((f"T=0, {args.steps} steps", 0.0, "argmax", args.steps))
+        if args.temperature > 0:
+            decodings.append((f"T={args.temperature:g}, {args.steps} steps", args.temperature, "argmax", args.steps))
     outputs = {}
     for performer, (model, _) in models.items():
-        for name, temp, estimate in decodings:
+        for name, temp, estimate, steps in decodings:
             outputs[performer, name] = {
-                c: perform_rows(model, tok, held[c], temp, args.seed, args.batch_size, args.top_p, estimate)
+                c: perform_rows(
+                    model, tok, held[c], temp, args.seed, args.batch_size, args.top_p, estimate, steps, args.order
+                )
                 for c in COLLECTIONS
             }
             print(f"# {performer} performer, {name}: done at {time.perf_counter() - start:.0f} s", flush=True)
     mae = mae_rows(outputs, real, references, args.seed, tracks, track_means)
+    meters = {c: [r["time_signature"] for r in held[c]] for c in COLLECTIONS}
+    human = human_rows(outputs, real, meters, args.seed)
     return {
         "command": reporting.command_line(argv, SCRIPT),
         "settings": {
@@ -545,6 +680,8 @@ def evaluate(args, argv: list[str]) -> dict:
             "eps": args.eps,
             "temperature": args.temperature,
             "top_p": args.top_p,
+            "steps": args.steps,
+            "order": args.order,
             "max_length": max_length,
             "kl_direction": "KL(train || model)",
             "threads": args.threads,
@@ -559,6 +696,8 @@ def evaluate(args, argv: list[str]) -> dict:
         "real_distributions": distribution_summary(references, real),
         "mae": mae,
         "targets": targets(mae),
+        "human": human,
+        "human_targets": human_targets(human),
         "wall_seconds": time.perf_counter() - start,
     }
 

@@ -9,6 +9,12 @@ Two families of figures, all pure functions of note arrays:
   their histograms and the absolute differences of their means and standard deviations.
 - **Errors against the real performance** of the same notes: velocity MAE and
   microtiming MAE (in ticks and in percent of a 16th), notes matched one-to-one.
+- **Human-likeness** (issue 16): eight features per excerpt (:data:`EXCERPT_FEATURES`) and
+  a classifier two-sample test: a logistic regression tells real excerpts from performed
+  ones, scored by cross-validated accuracy (0.5: indistinguishable); next to it, within-
+  excerpt velocity spread, lag-1 autocorrelation, beat accent and timing spread of real
+  and performed, and the within-excerpt correlation of a point estimate with the real
+  velocities (:func:`human_likeness`).
 
 KL convention: ``kl_divergence(p, q)`` is KL(p || q) = sum_i p_i log(p_i / q_i), in nats.
 Both histograms are normalised to probabilities, ``eps`` (default 1e-6) is added to every
@@ -290,6 +296,158 @@ def note_errors(performed: PerformedNotes, real: PerformedNotes) -> dict:
     }
 
 
+# ---- human-likeness: per-excerpt features and a classifier two-sample test ---------------
+EXCERPT_FEATURES = (
+    "velocity_mean",  # dynamics level
+    "velocity_std",  # dynamics spread within the excerpt
+    "velocity_step",  # mean |change| of velocity from one note to the next (notes in score order)
+    "velocity_lag1",  # lag-1 autocorrelation of the velocities in score order (0 when they are constant)
+    "beat_accent",  # mean velocity on the beat minus off the beat (0 when either is empty)
+    "timing_std",  # spread of microtiming, % of a 16th
+    "timing_abs",  # mean |microtiming|, % of a 16th
+    "timing_mean",  # mean signed microtiming, % of a 16th (ahead of or behind the beat)
+)
+
+
+def _in_score_order(notes: PerformedNotes) -> np.ndarray:
+    """Indices of the notes sorted by (grid onset, pitch): the order a listener hears them in."""
+    return np.lexsort((notes.pitch, notes.grid))
+
+
+def lag1_autocorrelation(values) -> float:
+    """Lag-1 autocorrelation of a sequence (about its own mean); 0 for fewer than 3 values or a constant one."""
+    x = np.asarray(values, np.float64)
+    if len(x) < 3:
+        return 0.0
+    x = x - x.mean()
+    denominator = float(np.sum(x * x))
+    return float(np.sum(x[:-1] * x[1:]) / denominator) if denominator > 0 else 0.0
+
+
+def excerpt_features(notes: PerformedNotes, time_signature="4/4") -> dict[str, float]:
+    """The :data:`EXCERPT_FEATURES` of one excerpt's notes.
+
+    Beats are the meter's beat unit (a quarter in x/4, an eighth in x/8) from the
+    excerpt's first bar line; a note is on the beat when its grid onset is a whole
+    number of beats. Microtiming is performed minus grid onset, in % of a 16th.
+    """
+    if not len(notes):
+        raise ValueError("an excerpt needs at least one note")
+    order = _in_score_order(notes)
+    velocity = notes.velocity[order].astype(np.float64)
+    _, den = parse_meter(time_signature)
+    beat = notes.ticks_per_quarter * 4 // den
+    on_beat = (notes.grid[order] % beat) == 0
+    accent = float(velocity[on_beat].mean() - velocity[~on_beat].mean()) if on_beat.any() and (~on_beat).any() else 0.0
+    timing = ticks_to_percent(notes.microtiming[order], notes.ticks_per_quarter)
+    return {
+        "velocity_mean": float(velocity.mean()),
+        "velocity_std": float(velocity.std()),
+        "velocity_step": float(np.abs(np.diff(velocity)).mean()) if len(velocity) > 1 else 0.0,
+        "velocity_lag1": lag1_autocorrelation(velocity),
+        "beat_accent": accent,
+        "timing_std": float(timing.std()),
+        "timing_abs": float(np.abs(timing).mean()),
+        "timing_mean": float(timing.mean()),
+    }
+
+
+def feature_matrix(excerpts: list[PerformedNotes], time_signatures=None) -> np.ndarray:
+    """``(n_excerpts, 8)`` array of :func:`excerpt_features` (columns in :data:`EXCERPT_FEATURES` order)."""
+    meters = time_signatures if time_signatures is not None else ["4/4"] * len(excerpts)
+    rows = [excerpt_features(n, m) for n, m in zip(excerpts, meters, strict=True)]
+    return np.asarray([[r[k] for k in EXCERPT_FEATURES] for r in rows], np.float64).reshape(-1, len(EXCERPT_FEATURES))
+
+
+def classifier_two_sample_test(real: np.ndarray, performed: np.ndarray, folds: int = 5, seed: int = 0) -> float:
+    """Cross-validated accuracy of a logistic regression telling ``real`` rows from ``performed`` ones.
+
+    ``real`` and ``performed`` are ``(n, features)`` arrays whose row ``k`` is the same
+    excerpt (the real performance and the performer's); both rows of a pair go to the
+    same fold, so the classifier is always scored on compositions it has not seen.
+    Features are standardised inside each training fold. 0.5 means the two cannot be
+    told apart; 1.0 that every excerpt is classified right. Needs scikit-learn (the
+    ``analysis`` extra).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    real, performed = np.asarray(real, np.float64), np.asarray(performed, np.float64)
+    if real.shape != performed.shape or real.ndim != 2:
+        raise ValueError(f"need two (n, features) arrays of one shape, got {real.shape} and {performed.shape}")
+    pairs = len(real)
+    if pairs < folds:
+        raise ValueError(f"need at least {folds} excerpt pairs for {folds}-fold cross-validation, got {pairs}")
+    x = np.concatenate([real, performed])
+    y = np.concatenate([np.zeros(pairs), np.ones(pairs)])
+    groups = np.random.default_rng(seed).permutation(pairs)
+    groups = np.concatenate([groups, groups])  # a pair shares its group
+    correct = 0
+    for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        model.fit(x[train], y[train])
+        correct += int((model.predict(x[test]) == y[test]).sum())
+    return correct / len(x)
+
+
+def velocity_correlation(performed: PerformedNotes, real: PerformedNotes) -> float:
+    """Pearson correlation of performed and real velocities of one excerpt's matched notes.
+
+    0 when either is constant: a flat estimate says nothing about which notes are louder.
+    """
+    i, j = match_notes(performed, real)
+    a, b = performed.velocity[i].astype(np.float64), real.velocity[j].astype(np.float64)
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def human_likeness(
+    real: list[PerformedNotes],
+    performed: list[PerformedNotes],
+    time_signatures=None,
+    point_estimate: list[PerformedNotes] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> dict:
+    """The human-likeness figures of performed excerpts against the real performances of the same notes.
+
+    Returns a dict: ``classifier_accuracy`` (:func:`classifier_two_sample_test` on the
+    eight features), per feature the mean over excerpts for ``real`` and ``performed``
+    (``features``), ``velocity_spread_ratio`` (mean within-excerpt velocity std,
+    performed over real), ``timing_spread_ratio`` (the same for microtiming), and, when
+    ``point_estimate`` (the performer's temperature-0 output) is given,
+    ``point_correlation``: the mean within-excerpt correlation of its velocities with the
+    real ones (:func:`velocity_correlation`).
+    """
+    if len(real) != len(performed):
+        raise ValueError(f"{len(real)} real excerpts but {len(performed)} performed ones")
+    f_real, f_perf = feature_matrix(real, time_signatures), feature_matrix(performed, time_signatures)
+    means = {
+        k: {"real": float(f_real[:, c].mean()), "performed": float(f_perf[:, c].mean())}
+        for c, k in enumerate(EXCERPT_FEATURES)
+    }
+
+    def ratio(key):
+        return means[key]["performed"] / means[key]["real"] if means[key]["real"] > 0 else float("nan")
+
+    out = {
+        "excerpts": len(real),
+        # fewer excerpts than folds: one fold per excerpt (leave-one-pair-out); no test below two pairs
+        "classifier_accuracy": (
+            classifier_two_sample_test(f_real, f_perf, min(folds, len(real)), seed) if len(real) >= 2 else float("nan")
+        ),
+        "velocity_spread_ratio": ratio("velocity_std"),
+        "timing_spread_ratio": ratio("timing_std"),
+        "features": means,
+    }
+    if point_estimate is not None:
+        out["point_correlation"] = float(np.mean([velocity_correlation(p, r) for p, r in zip(point_estimate, real)]))
+    return out
+
+
 def velocity_mae(performed: PerformedNotes, real: PerformedNotes) -> float:
     """Mean absolute velocity error over matched notes."""
     return float(note_errors(performed, real)["velocity"].mean())
@@ -307,11 +465,17 @@ def microtiming_mae(performed: PerformedNotes, real: PerformedNotes, unit: str =
 
 __all__ = [
     "DEFAULT_EPS",
+    "EXCERPT_FEATURES",
     "MICROTIMING_BINS",
     "VELOCITY_BINS",
     "PerformedNotes",
+    "classifier_two_sample_test",
     "compare_values",
+    "excerpt_features",
+    "feature_matrix",
+    "human_likeness",
     "kl_divergence",
+    "lag1_autocorrelation",
     "match_notes",
     "microtiming_figures",
     "microtiming_histogram",
@@ -324,6 +488,7 @@ __all__ = [
     "ticks_to_percent",
     "velocities_of",
     "velocity_figures",
+    "velocity_correlation",
     "velocity_histogram",
     "velocity_mae",
 ]
