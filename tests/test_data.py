@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from cadenza_hf import read_midi
 from cadenza_hf.data import BuildOptions, ComposerCollator, PerformerCollator, build_dataset, build_streaming
@@ -171,6 +172,24 @@ def test_collators(built, tokenizer):
     assert perf["input_ids"].shape[1] % 1 == 0
     padded = PerformerCollator(tokenizer, pad_to_multiple_of=64)(rows)
     assert padded["input_ids"].shape[1] % 64 == 0
+
+
+def test_performer_collator_random_mask_ratio(built, tokenizer):
+    (dataset, _), _, _, _ = built
+    rows = [dataset["train"][i] for i in range(8)]
+    full = PerformerCollator(tokenizer)(rows)
+    slots = full["labels"] != -100  # every performance slot
+    partial = PerformerCollator(tokenizer, min_mask_ratio=0.0, seed=3)(rows)
+    masked = partial["input_ids"] == tokenizer.mask_token_id
+    assert (masked <= slots).all() and masked.sum() < slots.sum()  # some slots show their true value
+    assert (masked.sum(1) >= 1).all()  # at least one slot per row is left to predict
+    assert torch.equal(partial["labels"] != -100, masked)  # loss only where masked
+    shown = slots & ~masked
+    assert torch.equal(partial["input_ids"][shown], full["labels"][shown])
+    always_full = PerformerCollator(tokenizer, min_mask_ratio=0.0, full_mask_share=1.0)(rows)
+    assert torch.equal(always_full["input_ids"], full["input_ids"])
+    with pytest.raises(ValueError, match="min_mask_ratio"):
+        PerformerCollator(tokenizer, min_mask_ratio=1.5)
 
 
 def test_build_script_saves_to_disk(collection, tmp_path):

@@ -247,6 +247,42 @@ def test_fill_performance_argmax_is_deterministic_and_correct():
     assert torch.equal(model.fill_performance(original, velocity_positions=vel, microtiming_positions=mt), first)
 
 
+def test_iterative_fill_in_sequence_order_reads_its_own_earlier_choices():
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch(batch=2, notes=5)
+    slots = vel | mt
+    one_shot = model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt)
+    assert torch.equal(model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, steps=1), one_shot)
+    got = model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, steps=2, order="sequence")
+    # reference: pass 1 commits the earliest n - floor(n cos(pi/4)) slots of each row from the all-masked input,
+    # pass 2 fills the rest from the input with those committed
+    expected = ids.clone()
+    for b in range(ids.shape[0]):
+        positions = slots[b].nonzero().squeeze(-1).tolist()
+        first = positions[: len(positions) - math.floor(len(positions) * math.cos(math.pi / 4))]
+        for t in first:
+            expected[b, t] = one_shot[b, t]
+    second = _restricted_argmax(model, expected, vel & (expected == MASK), mt & (expected == MASK))
+    assert torch.equal(got, second)
+    assert not torch.equal(got, one_shot)  # the later slots changed because they saw the earlier ones
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_iterative_fill_by_confidence_fills_every_slot_from_its_family(temperature):
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch(batch=3, notes=6)
+    kwargs = dict(velocity_positions=vel, microtiming_positions=mt, temperature=temperature, steps=4)
+    filled = model.fill_performance(ids, generator=torch.Generator().manual_seed(0), **kwargs)
+    assert torch.isin(filled[vel], torch.tensor(VELOCITY_IDS)).all()
+    assert torch.isin(filled[mt], torch.tensor(MICROTIMING_IDS)).all()
+    assert torch.equal(filled[~(vel | mt)], ids[~(vel | mt)])
+    again = model.fill_performance(ids, generator=torch.Generator().manual_seed(0), **kwargs)
+    assert torch.equal(filled, again)  # seeded
+    for bad in (dict(steps=0), dict(steps=1.5), dict(order="random")):
+        with pytest.raises(ValueError, match="steps|order"):
+            model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, **bad)
+
+
 def _restricted_median(model, ids, velocity_positions, microtiming_positions):
     """Reference: per slot, the first family bin whose cumulative probability reaches 1/2 (plain Python)."""
     logits = model(ids).logits

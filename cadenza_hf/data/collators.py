@@ -6,6 +6,7 @@ position that is not a masked performance slot).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -104,19 +105,57 @@ class DenoisingComposerCollator:
 
 @dataclass
 class PerformerCollator:
-    """Full PerTok ids with 100% of the performance tokens masked, for the performer.
+    """Full PerTok ids with a share of the performance tokens masked, for the performer.
 
-    ``input_ids`` have every Velocity and MicroTiming token replaced by MASK;
-    ``labels`` hold the true token at those positions and -100 everywhere else.
+    ``input_ids`` have Velocity and MicroTiming tokens replaced by MASK; ``labels`` hold
+    the true token at those positions and -100 everywhere else. By default every
+    performance token is masked (the paper's 100%). With ``min_mask_ratio < 1`` each
+    sequence draws its own ratio ``r``: 1 with probability ``full_mask_share``, else
+    uniform in ``[min_mask_ratio, 1]``, and a random ``ceil(r * slots)`` of its slots are
+    masked (at least one); the others show their true value. This trains the model to
+    read performance tokens already chosen, which iterative decoding
+    (``fill_performance(steps=...)``) relies on.
+
+    Args:
+        tokenizer: the :class:`~cadenza_hf.PerTokTokenizer`.
+        min_mask_ratio: lowest share of slots masked (1.0: always all of them).
+        full_mask_share: share of sequences masked at 100% when ``min_mask_ratio < 1``.
+        seed: seed of the collator's own random generator.
     """
 
     tokenizer: object
     column: str = "input_ids"
     pad_to_multiple_of: int | None = None
+    min_mask_ratio: float = 1.0
+    full_mask_share: float = 0.0
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if not 0.0 <= self.min_mask_ratio <= 1.0 or not 0.0 <= self.full_mask_share <= 1.0:
+            raise ValueError(
+                f"min_mask_ratio and full_mask_share must lie in [0, 1], "
+                f"got {self.min_mask_ratio} and {self.full_mask_share}"
+            )
+        self._rng = random.Random(self.seed)
+
+    def _partial(self, full: list[int], masked: list[int]) -> list[int]:
+        """Unmask a random share of the masked slots of one sequence (per the ratio drawn)."""
+        if self.min_mask_ratio >= 1.0 or self._rng.random() < self.full_mask_share:
+            return masked
+        slots = [k for k, (t, m) in enumerate(zip(full, masked)) if t != m]
+        if not slots:
+            return masked
+        ratio = self._rng.uniform(self.min_mask_ratio, 1.0)
+        keep_masked = max(1, math.ceil(ratio * len(slots)))
+        out = list(masked)
+        for k in self._rng.sample(slots, len(slots) - keep_masked):
+            out[k] = full[k]
+        return out
 
     def __call__(self, features: list[dict]) -> dict:
         full = [list(f[self.column]) for f in features]
-        masked = [self.tokenizer.mask_performance(r) for r in full]
+        masked = [self._partial(r, self.tokenizer.mask_performance(r)) for r in full]
         mask_id = self.tokenizer.mask_token_id
         targets = [[t if m == mask_id else -100 for t, m in zip(r, mr)] for r, mr in zip(full, masked)]
         return {

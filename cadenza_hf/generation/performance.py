@@ -22,18 +22,24 @@ def fill_performance_ids(
     generator: torch.Generator | None = None,
     batch_size: int = 32,
     point_estimate: str = "argmax",
+    steps: int = 1,
+    order: str = "confidence",
 ) -> list[list[int]]:
     """Predict velocity and microtiming for each id sequence; return full PerTok ids.
 
     Sequences may be full ids (their performance tokens are ignored and re-predicted),
     performance-masked ids, or composition-only ids (slots are inserted first).
     ``point_estimate`` (``"argmax"`` or ``"median"``) is what ``temperature == 0`` picks;
-    see ``CadenzaPerformerForMaskedLM.fill_performance``.
+    see ``CadenzaPerformerForMaskedLM.fill_performance``. ``steps`` > 1 decodes by
+    iterative unmasking in ``order`` (``"confidence"`` or ``"sequence"``); 1 is the
+    paper's one-shot fill of a 100%-masked input.
     """
     out: list[list[int]] = []
     for start in range(0, len(sequences), batch_size):
         chunk = [_with_slots(tokenizer, s) for s in sequences[start : start + batch_size]]
-        out.extend(_fill_batch(performer, tokenizer, chunk, temperature, top_p, generator, point_estimate))
+        out.extend(
+            _fill_batch(performer, tokenizer, chunk, temperature, top_p, generator, point_estimate, steps, order)
+        )
     return out
 
 
@@ -44,7 +50,9 @@ def _with_slots(tokenizer, ids) -> list[int]:
 
 
 @torch.no_grad()
-def _fill_batch(performer, tokenizer, chunk, temperature, top_p, generator, point_estimate) -> list[list[int]]:
+def _fill_batch(
+    performer, tokenizer, chunk, temperature, top_p, generator, point_estimate, steps=1, order="confidence"
+) -> list[list[int]]:
     device = performer.device
     width = max(len(s) for s in chunk)
     ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
@@ -66,6 +74,8 @@ def _fill_batch(performer, tokenizer, chunk, temperature, top_p, generator, poin
         top_p=top_p,
         generator=generator,
         point_estimate=point_estimate,
+        steps=steps,
+        order=order,
     ).cpu()
     return [tokenizer.merge_performance(seq, filled[row, : len(seq)].tolist()) for row, seq in enumerate(chunk)]
 

@@ -53,6 +53,16 @@ class DataArguments:
     max_length: int = field(default=1024, metadata={"help": "drop longer sequences"})
     max_train_samples: int | None = field(default=None, metadata={"help": "paper: about 10,000 excerpts"})
     max_eval_samples: int | None = field(default=1000)
+    min_mask_ratio: float = field(
+        default=1.0,
+        metadata={
+            "help": "lowest share of performance slots masked per sequence (1.0: the paper's 100%%; "
+            "lower trains iterative decoding)"
+        },
+    )
+    full_mask_share: float = field(
+        default=0.0, metadata={"help": "share of sequences masked at 100%% when min_mask_ratio < 1"}
+    )
 
 
 def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: int):
@@ -93,7 +103,12 @@ def main(argv=None) -> int:
         args=training_args,
         train_dataset=train,
         eval_dataset=evaluation,
-        data_collator=PerformerCollator(tok),
+        data_collator=PerformerCollator(
+            tok,
+            min_mask_ratio=data_args.min_mask_ratio,
+            full_mask_share=data_args.full_mask_share,
+            seed=training_args.seed,
+        ),
         processing_class=tok,
     )
     resume = last_checkpoint(training_args.output_dir, model_args.overwrite_output_dir)

@@ -11,6 +11,7 @@ _LAZY = {
     "PERFORMER_PRESETS": "configuration_performer",
     "CadenzaPerformerConfig": "configuration_performer",
     "POINT_ESTIMATES": "modeling_performer",
+    "UNMASK_ORDERS": "modeling_performer",
     "CadenzaPerformerForMaskedLM": "modeling_performer",
     "CadenzaPerformerModel": "modeling_performer",
     "CadenzaPerformerPreTrainedModel": "modeling_performer",
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from .configuration_performer import PERFORMER_PRESETS, CadenzaPerformerConfig
     from .modeling_performer import (
         POINT_ESTIMATES,
+        UNMASK_ORDERS,
         CadenzaPerformerForMaskedLM,
         CadenzaPerformerModel,
         CadenzaPerformerPreTrainedModel,
@@ -43,5 +45,6 @@ __all__ = [
     "CadenzaPerformerPreTrainedModel",
     "PERFORMER_PRESETS",
     "POINT_ESTIMATES",
+    "UNMASK_ORDERS",
     "sinusoidal_position_table",
 ]

@@ -25,6 +25,8 @@ from .configuration_performer import CadenzaPerformerConfig
 
 # what `fill_performance(temperature=0)` may pick per slot: the most likely bin or the median bin
 POINT_ESTIMATES = ("argmax", "median")
+# in which order `fill_performance(steps > 1)` commits slots: most confident first (MaskGIT) or in sequence order
+UNMASK_ORDERS = ("confidence", "sequence")
 
 
 def sinusoidal_position_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -332,9 +334,16 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         top_p: float = 1.0,
         generator: torch.Generator | None = None,
         point_estimate: str = "argmax",
+        steps: int = 1,
+        order: str = "confidence",
     ) -> torch.LongTensor:
         r"""
-        Predict every velocity and microtiming slot in one bidirectional forward pass (paper §3.2).
+        Predict every velocity and microtiming slot: in one bidirectional forward pass (`steps=1`, paper §3.2), or
+        by iterative unmasking (`steps > 1`, as MaskGIT): every pass predicts all slots still masked, commits a
+        share of them (a cosine schedule: few at first, the rest at the last pass), and the next pass reads the
+        committed values, so later notes agree with earlier choices instead of each being an independent draw
+        from its marginal. Iterative decoding needs a performer trained with partly masked inputs
+        (`PerformerCollator(min_mask_ratio < 1)`); one trained only at 100% never saw a filled slot.
 
         Slots are set to `config.mask_token_id` before the forward pass, so either the masked sequence or the
         original performance may be passed. Each velocity slot receives an id from `config.velocity_token_ids`
@@ -362,6 +371,12 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 reaches one half. The median minimises the expected absolute error, so it is the estimate to use
                 when performances are scored by MAE; the argmax of a wide or two-peaked distribution (a drum hit
                 that is either a ghost note or an accent) can sit far from most of its mass.
+            steps (`int`, *optional*, defaults to 1):
+                Forward passes; 1 is one-shot decoding, at most one pass per slot is useful.
+            order (`str`, *optional*, defaults to `"confidence"`):
+                With `steps > 1`, which masked slots each pass commits: `"confidence"`, those whose chosen token is
+                most probable (when sampling, ranked with Gumbel noise scaled by the temperature, so the order is
+                itself sampled), or `"sequence"`, the earliest in the sequence (note order).
 
         Returns:
             `torch.LongTensor` of shape `(batch_size, sequence_length)`: a filled copy of `input_ids`.
@@ -369,18 +384,54 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         slots = self._check_slots(input_ids, velocity_positions, microtiming_positions, temperature, top_p)
         if point_estimate not in POINT_ESTIMATES:
             raise ValueError(f"`point_estimate` must be one of {POINT_ESTIMATES}, got {point_estimate!r}.")
-        masked_ids = input_ids.masked_fill(slots, self.config.mask_token_id)
-        logits = self(masked_ids, attention_mask=attention_mask).logits[slots].float()  # (N, vocab), N = #slots
-        is_velocity = velocity_positions[slots]  # (N,)
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
+        if order not in UNMASK_ORDERS:
+            raise ValueError(f"`order` must be one of {UNMASK_ORDERS}, got {order!r}.")
+        filled = input_ids.masked_fill(slots, self.config.mask_token_id)
+        remaining = slots.clone()  # (B, T) slots still masked
+        total = slots.sum(-1)  # (B,) slots per row
+        for step in range(steps):
+            logits = self(filled, attention_mask=attention_mask).logits[remaining].float()  # (N, vocab)
+            choice, confidence = self._choose(
+                logits, velocity_positions[remaining], temperature, top_p, generator, point_estimate
+            )
+            if step == steps - 1:
+                commit = remaining
+            else:
+                # cosine schedule: share of each row's slots still masked after this pass
+                still = torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()  # (B,)
+                to_commit = remaining.sum(-1) - still  # (B,)
+                score = torch.full(remaining.shape, float("-inf"), device=logits.device)
+                if order == "confidence":
+                    rank_by = confidence.log()
+                    if temperature > 0:
+                        rank_by = rank_by + temperature * _gumbel(rank_by.shape, generator, rank_by.device)
+                    score[remaining] = rank_by
+                else:
+                    positions = torch.arange(remaining.shape[1], device=logits.device).expand_as(remaining)
+                    score[remaining] = -positions[remaining].float()
+                rank = score.argsort(-1, descending=True).argsort(-1)  # (B, T): 0 = best
+                commit = remaining & (rank < to_commit[:, None])
+            chosen = torch.full(remaining.shape, -1, dtype=torch.long, device=logits.device)
+            chosen[remaining] = choice
+            filled = torch.where(commit, chosen.to(filled.dtype), filled)
+            remaining = remaining & ~commit
+            if not remaining.any():
+                break
+        return filled
+
+    def _choose(self, logits, is_velocity, temperature, top_p, generator, point_estimate):
+        """Pick one token per slot row of `logits` `(N, vocab)`; return ids `(N,)` and their probabilities `(N,)`
+        under the slot's family distribution (untempered)."""
+        allowed = self._allowed_tokens(is_velocity, logits.shape[-1], logits.device)  # (N, vocab)
+        logits = logits.masked_fill(~allowed, float("-inf"))
         if temperature == 0 and point_estimate == "median":
             choice = self._median_tokens(logits, is_velocity)
         else:
-            allowed = self._allowed_tokens(is_velocity, logits.shape[-1], logits.device)  # (N, vocab)
-            logits = logits.masked_fill(~allowed, float("-inf"))
             choice = logits.argmax(-1) if temperature == 0 else _sample(logits / temperature, top_p, generator)  # (N,)
-        filled = input_ids.clone()
-        filled[slots] = choice.to(filled.dtype)
-        return filled
+        confidence = logits.softmax(-1).gather(-1, choice[:, None]).squeeze(-1)
+        return choice, confidence
 
     def _check_slots(self, input_ids, velocity_positions, microtiming_positions, temperature, top_p):
         """Validate the slot masks and sampling knobs; return the union of the slots, `(B, T)` bool."""
@@ -428,6 +479,12 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         return families[is_velocity.long()]
 
 
+def _gumbel(shape, generator: torch.Generator | None, device) -> torch.Tensor:
+    """Standard Gumbel noise of `shape` (drawn with `generator`)."""
+    uniform = torch.rand(shape, generator=generator, device=device).clamp(1e-9, 1 - 1e-9)
+    return -torch.log(-torch.log(uniform))
+
+
 def _sample(logits: torch.Tensor, top_p: float, generator: torch.Generator | None) -> torch.LongTensor:
     """Draw one id per row of `logits` `(N, vocab)` (already tempered and masked with -inf), with top-p filtering."""
     probs = logits.softmax(-1)  # (N, vocab)
@@ -441,6 +498,7 @@ def _sample(logits: torch.Tensor, top_p: float, generator: torch.Generator | Non
 
 __all__ = [
     "POINT_ESTIMATES",
+    "UNMASK_ORDERS",
     "CadenzaPerformerForMaskedLM",
     "CadenzaPerformerModel",
     "CadenzaPerformerPreTrainedModel",
