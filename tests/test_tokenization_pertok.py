@@ -77,8 +77,10 @@ def test_round_trip_real_excerpts(tokenizer, real_excerpts):
 
 
 def _grid_quantized(excerpt, tok):
-    """Independent reference: each onset to the nearest union-grid point of its bar."""
+    """Independent reference: each onset to the nearest union-grid point of its bar,
+    each duration to the nearest duration token, cut at the window's end."""
     tpq, bar = 480, excerpt.meta.bar_ticks
+    end = bar * excerpt.meta.bars
     steps = [4 * tpq // g for g in tok.settings["grids"]]
     grid = np.array(sorted({t for s in steps for t in range(0, bar + 1, s)}))
     durations = np.array(sorted({t for s in steps for t in range(s, 4 * tpq + 1, s)}))
@@ -87,7 +89,7 @@ def _grid_quantized(excerpt, tok):
         b, rel = divmod(int(t), bar)
         dist = np.abs(grid - rel)
         q = b * bar + int(grid[np.flatnonzero(dist == dist.min())[-1]])  # ties to the later point
-        dq = None if excerpt.meta.is_drum else int(durations[np.abs(durations - d).argmin()])
+        dq = None if excerpt.meta.is_drum else min(int(durations[np.abs(durations - d).argmin()]), end - q)
         out.add((q, int(p), dq))
     return out
 

@@ -156,12 +156,16 @@ def cut_window(
     bars: int,
     margin_fn,
     source: str,
+    wrap_tail: bool = True,
 ) -> Excerpt:
     """Cut ``bars`` bars of one track starting at bar ``start_bar``.
 
     ``margin_fn(bar_ticks)`` gives how early a note may start and still belong to the
-    window's first bar (it is played ahead of the beat); the same margin moves notes
-    just before the window's end into the next window.
+    window's first bar (it is played ahead of the beat). A note in the same margin just
+    before the window's end is an anticipation of the next downbeat: with ``wrap_tail``
+    (a user's idea) it wraps to the window's start, as a loop plays, so every note whose
+    onset lies in the window's bars is kept; without it (consecutive dataset windows) it
+    is left to the next window, so windows partition the time line.
     """
     if bars < 1:
         raise MidiInputError(source, f"bars must be at least 1, got {bars}")
@@ -179,9 +183,16 @@ def cut_window(
     if last[1:] != first[1:] or last[0] != start + (bars - 1) * bar_ticks:
         raise MidiInputError(source, f"the meter changes inside bars {start_bar}-{start_bar + bars - 1}")
     margin = margin_fn(bar_ticks)
-    lo, hi = start - margin, start + bars * bar_ticks - margin
+    window = bars * bar_ticks
+    lo, hi = start - margin, start + window - (0 if wrap_tail else margin)
     notes = track.notes.numpy()
     keep = (notes["time"] >= lo) & (notes["time"] < hi)
+    if wrap_tail:
+        tail = notes["time"] >= start + window - margin
+        notes["time"][tail] -= window
+        order = np.argsort(notes["time"], kind="stable")
+        notes = {key: value[order] for key, value in notes.items()}
+        keep = keep[order]
     count = int(keep.sum())
     label = f"track {track_index} ({track.name or 'unnamed'})"
     if count == 0:

@@ -317,8 +317,12 @@ class PerTokTokenizer(PreTrainedTokenizer):
         return single
 
     def cut_excerpt(self, track_score: symusic.Score, start_bar: int, bars: int, source: str = "") -> Excerpt:
-        """A window of a :meth:`track_score` (raises MidiInputError like extract_excerpt)."""
-        return cut_window(track_score, 0, start_bar, bars, self.engine.snap_margin, source)
+        """A window of a :meth:`track_score` (raises MidiInputError like extract_excerpt).
+
+        Consecutive windows partition the time line: a note just before this window's
+        end is left to the next window (``extract_excerpt`` wraps it to the start instead).
+        """
+        return cut_window(track_score, 0, start_bar, bars, self.engine.snap_margin, source, wrap_tail=False)
 
     def encode_excerpt(self, excerpt: Excerpt, add_special_tokens: bool = True) -> list[int]:
         """Token ids of an excerpt cut by :meth:`extract_excerpt` (or built by hand)."""
@@ -393,6 +397,9 @@ class PerTokTokenizer(PreTrainedTokenizer):
         ``symusic.Score``) supplies what tokens do not carry: tempo map, time signature,
         program and drum flag. Without it: 4/4, 120 bpm, and the track kind the tokens
         imply (drum pitches decode to a drum track).
+
+        Every note ends by the window's end (the number of ``Bar`` tokens times the bar
+        length): a longer duration, whichever model wrote it, is cut there.
         """
         ids = _as_list(ids)
         meta = self._reference_meta(reference)
@@ -402,6 +409,9 @@ class PerTokTokenizer(PreTrainedTokenizer):
         bar_ticks = tpq * 4 * meta.time_signature[0] // meta.time_signature[1]
         default_dur = tpq // 4 if drums else tpq // 2
         notes = self.engine.tokens_to_notes(tokens, bar_ticks, default_dur)
+        window_end = tokens.count("Bar_None") * bar_ticks
+        if window_end:
+            notes = [(on, max(1, min(dur, window_end - on)), pitch, vel) for on, dur, pitch, vel in notes]
         score = symusic.Score(tpq)
         track = symusic.Track(name=meta.track_name, program=meta.program, is_drum=drums)
         if notes:
