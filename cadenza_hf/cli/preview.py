@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .support import CommandError, check_range, output_file
+from .support import CommandError, check_range, output_file, performer_spec
 
 
 def check_audio(args) -> None:
@@ -86,7 +86,7 @@ def cmd_demo(args) -> int:
         port=args.port,
         share=args.share,
         composer=args.composer,
-        performer=args.performer,
+        performer=performer_spec(args.performer),
         open_browser=args.open_browser,
     )
     return 0
