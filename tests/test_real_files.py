@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import struct
 
 import numpy as np
 import pytest
 import symusic
 
-from cadenza_hf import MidiInputError
+from cadenza_hf import MidiInputError, read_midi
 from cadenza_hf.tokenization.alignment import load_pop909_song
 from cadenza_hf.tokenization.excerpt import bar_layout, count_bars, locate_bar
 
@@ -103,3 +104,14 @@ def test_durations_end_by_the_window_end(tokenizer):
     notes = score.tracks[0].notes.numpy()
     assert (notes["time"] + notes["duration"]).max() == 4 * 1920
     assert notes["duration"].tolist() == [480, 240]
+
+
+def test_unknown_chunks_and_trailing_bytes_are_accepted(tokenizer):
+    good = simple_midi()
+    odd = good[:14] + b"XFIH" + struct.pack(">I", 5) + b"hello" + good[14:] + b"\x00\x01trailing"
+    assert read_midi(odd).note_num() == 32
+    assert read_midi(good + b"\x00").note_num() == 32
+    assert read_midi(good + b"MTrk\x00\x00\x10\x00").note_num() == 32  # a chunk cut short after the last track
+    assert tokenizer.extract_excerpt(odd).score.note_num() == 32
+    with pytest.raises(MidiInputError, match="truncated"):
+        read_midi(good[:-20] + b"XFIH")  # the track itself is cut short: still refused

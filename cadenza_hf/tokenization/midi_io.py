@@ -85,7 +85,7 @@ def read_midi(midi: MidiLike, name: str | None = None) -> symusic.Score:
             raise MidiInputError(source, f"{len(data)} bytes is over the {MAX_FILE_BYTES}-byte limit")
     else:
         raise MidiInputError(source, "expected a path, MIDI bytes or a symusic.Score")
-    scan_smf(data, source)
+    data = scan_smf(data, source)
     try:
         score = symusic.Score.from_midi(data)
     except Exception as err:  # symusic raises RuntimeError/ValueError variants
@@ -123,11 +123,14 @@ def _read_vlq(data: bytes, pos: int, end: int, source: str) -> tuple[int, int]:
     raise MidiInputError(source, "malformed variable-length value (more than 4 bytes)")
 
 
-def scan_smf(data: bytes, source: str) -> None:
+def scan_smf(data: bytes, source: str) -> bytes:
     """Walk the Standard MIDI File structure and enforce the module limits.
 
     Checks the header, every chunk length, every event's length, running status,
     time-signature and tempo meta events, note count and the largest absolute tick.
+    Chunks of unknown type are skipped (as the MIDI file format asks of readers), and
+    bytes after the last track that do not form a whole chunk are ignored, as common
+    readers do. Returns a clean copy of the file: the header and the track chunks only.
     """
     if len(data) == 0:
         raise MidiInputError(source, "empty input (0 bytes)")
@@ -147,7 +150,11 @@ def scan_smf(data: bytes, source: str) -> None:
         raise MidiInputError(source, f"{ntracks} tracks is over the {MAX_TRACKS}-track limit")
     pos = 8 + header_len
     found, notes, max_tick = 0, 0, 0
+    clean = [b"MThd" + struct.pack(">I", 6) + data[8:14]]
     while pos < len(data):
+        complete = pos + 8 <= len(data) and pos + 8 + struct.unpack(">I", data[pos + 4 : pos + 8])[0] <= len(data)
+        if not complete and found >= ntracks:
+            break  # trailing bytes after the last track
         if pos + 8 > len(data):
             raise MidiInputError(source, "truncated file (incomplete chunk header)")
         kind, length = data[pos : pos + 4], struct.unpack(">I", data[pos + 4 : pos + 8])[0]
@@ -157,6 +164,7 @@ def scan_smf(data: bytes, source: str) -> None:
                 source, f"truncated file (chunk {found + 1} claims {length} bytes, {len(data) - start} left)"
             )
         if kind == b"MTrk":
+            clean.append(data[pos:end])
             found += 1
             if found > MAX_TRACKS:
                 raise MidiInputError(source, f"more than {MAX_TRACKS} tracks")
@@ -171,6 +179,7 @@ def scan_smf(data: bytes, source: str) -> None:
     if fmt == 0 and found != 1:
         raise MidiInputError(source, f"format 0 file with {found} tracks")
     _check_length(max_tick, division, source)
+    return b"".join(clean)
 
 
 def _check_length(max_tick: int, tpq: int, source: str) -> None:
