@@ -90,9 +90,16 @@ class CadenzaPipeline(Pipeline):
             point_estimate=point_estimate,
         )
 
+    def generation_default(self, name: str, value, fallback):
+        """``value`` if given, else the model's ``generation_config.<name>`` if set, else ``fallback``."""
+        if value is not None:
+            return value
+        configured = getattr(getattr(self.model, "generation_config", None), name, None)
+        return fallback if configured is None else configured
+
     @staticmethod
     def _check_sampling(temperature, top_p, name: str = "") -> None:
-        if temperature is not None and temperature < 0:
+        if temperature is not None and not temperature >= 0:  # NaN too
             raise ValueError(f"{name}temperature must be >= 0, got {temperature}")
         if top_p is not None and not 0 < top_p <= 1:
             raise ValueError(f"{name}top_p must be in (0, 1], got {top_p}")

@@ -43,9 +43,12 @@ class MidiVariationPipeline(CadenzaPipeline):
     - ``inputs``: a path, MIDI bytes, a ``symusic.Score`` or an ``Excerpt``; ``None`` for new ideas.
     - ``track`` (index or name; default the busiest), ``start_bar`` (default 0), ``bars`` (default 4).
     - ``num_variations`` (default 4): outputs per call (variations or new ideas).
-    - ``variation_strength`` (float in [0, 1], default ``DEFAULT_VARIATION_STRENGTH``): 0 stays
-      closest to the input, 0.5 is a posterior sample, 1 ignores the input.
-    - ``temperature`` (default 1.0; 0 is greedy) and ``top_p`` (default 0.95): composer sampling.
+    - ``variation_strength`` (float in [0, 1]): 0 stays closest to the input, 1 ignores it (with
+      idea attention, the share of the idea masked before the composer reads it).
+    - ``temperature`` (0 is greedy) and ``top_p``: composer sampling.
+    - Defaults of these three and ``max_new_tokens``: the composer's ``generation_config.json``
+      (the shipped composer's are chosen by measurement, see the model card), else
+      ``DEFAULT_VARIATION_STRENGTH`` and :class:`~cadenza_hf.generation.variation.ComposeOptions`.
     - ``performance_temperature`` (default 1.0; 0 is the most likely performance) and
       ``performance_top_p`` (default 1.0, no truncation): performer sampling.
     - ``seed``: the same seed gives the same outputs, byte for byte.
@@ -55,7 +58,7 @@ class MidiVariationPipeline(CadenzaPipeline):
       come back exactly as they are (e.g. ``[1, 2]``); the other bars are varied.
     - ``interpolate_to`` and ``steps`` (default 5): interpolation mode.
     - ``time_signature`` (default (4, 4)) and ``qpm`` (default 120): meter and tempo of new ideas.
-    - ``max_new_tokens`` (default 768): composer token budget (the grammar closes every bar in it).
+    - ``max_new_tokens``: composer token budget (the grammar closes every bar in it).
     - ``progress_bar`` (default False): show a progress bar while composing.
 
     Returns:
@@ -213,18 +216,28 @@ class MidiVariationPipeline(CadenzaPipeline):
         self,
         model_inputs: dict,
         num_variations: int = 4,
-        variation_strength: float = DEFAULT_VARIATION_STRENGTH,
+        variation_strength: float | None = None,
         steps: int = 5,
-        temperature: float = 1.0,
-        top_p: float = 0.95,
+        temperature: float | None = None,
+        top_p: float | None = None,
         performance_temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE,
         performance_top_p: float = DEFAULT_PERFORMANCE_TOP_P,
         seed: int | None = None,
-        max_new_tokens: int = 768,
+        max_new_tokens: int | None = None,
         progress_bar: bool = False,
         keep_bars=(),
     ) -> dict:
         meta, kind, mode = model_inputs["meta"], model_inputs["kind"], model_inputs["mode"]
+        # Unset sampling options come from the composer's generation_config.json (their one owner), else from
+        # the library's fallbacks (ComposeOptions and DEFAULT_VARIATION_STRENGTH).
+        fallback = ComposeOptions()
+        variation_strength = self.generation_default(
+            "variation_strength", variation_strength, DEFAULT_VARIATION_STRENGTH
+        )
+        temperature = self.generation_default("temperature", temperature, fallback.temperature)
+        top_p = self.generation_default("top_p", top_p, fallback.top_p)
+        max_new_tokens = self.generation_default("max_new_tokens", max_new_tokens, fallback.max_new_tokens)
+        self._check_forward({"variation_strength": variation_strength, "temperature": temperature, "top_p": top_p})
         if keep_bars and mode != "vary":
             raise ValueError("keep_bars applies to variations of an idea only")
         if any(b > meta.bars for b in keep_bars):

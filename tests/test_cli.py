@@ -181,7 +181,7 @@ def test_unreadable_inputs(case, match, command, tmp_path, capsys):
         (["--track", "DRUMS"], "no track named 'DRUMS'"),
         (["--track", "9"], "track 9 does not exist"),
         (["--start-bar", "5000"], "is past the end"),
-        (["--strength", "1.5"], "--strength must be in [0.0, 1.0]"),
+        (["--strength", "1.5"], "variation_strength must be in [0, 1], got 1.5"),
         (["-n", "0"], "-n must be in [1, 64]"),
         (["--bars", "0"], "--bars must be >= 1"),
         (["--temperature", "-1"], "--temperature must be >= 0"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..tokenization.midi_io import MidiInputError
 from .preview import add_audio, check_audio
 from .support import (
     CommandError,
@@ -27,8 +28,19 @@ from .support import (
 MAX_OUTPUTS = 64
 
 
+def _run_pipeline(pipe, *args, **kwargs):
+    """Call a pipeline; its option checks (ValueError, the one place options are validated) become one line."""
+    try:
+        return pipe(*args, **kwargs)
+    except MidiInputError:
+        raise
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+
+
 def _check_common(args) -> None:
-    check_range("--temperature", args.temperature, 0)
+    if args.temperature is not None:
+        check_range("--temperature", args.temperature, 0)
     if getattr(args, "bars", 1) < 1:
         raise CommandError(f"--bars must be >= 1, got {args.bars}")
     if getattr(args, "plot", False):
@@ -84,29 +96,27 @@ def _describe(excerpt) -> str:
 
 
 def cmd_vary(args) -> int:
-    from ..generation.variation import DEFAULT_VARIATION_STRENGTH
-
     folder = output_folder(args.output_dir)
     check_range("-n", args.num_variations, 1, MAX_OUTPUTS)
-    strength = DEFAULT_VARIATION_STRENGTH if args.strength is None else args.strength
-    check_range("--strength", strength, 0.0, 1.0)
     _check_common(args)
     excerpt = _preflight(args.input, args)
     pipe = _variation_pipeline(args)
     seed = pick_seed(args.seed)
-    results = pipe(
+    results = _run_pipeline(
+        pipe,
         args.input,
         track=parse_track(args.track),
         start_bar=args.start_bar,
         bars=args.bars,
         num_variations=args.num_variations,
-        variation_strength=strength,
+        variation_strength=args.strength,  # None: the composer's generation_config.json says
         kind=args.kind,
         temperature=args.temperature,
         seed=seed,
         progress_bar=True,
         **({"keep_bars": parse_bar_list("--keep-bars", args.keep_bars)} if args.keep_bars else {}),
     )
+    strength = results[0]["options"]["variation_strength"]
     stem = Path(args.input).stem
     files = {f"{stem}_var{i}.mid": r["midi"] for i, r in enumerate(results, 1)}
     rolls = [("idea", excerpt.score)] + [(f"var {i}", r["score"]) for i, r in enumerate(results, 1)]
@@ -132,7 +142,8 @@ def cmd_generate(args) -> int:
     meter = _time_signature(args.time_signature)
     pipe = _variation_pipeline(args)
     seed = pick_seed(args.seed)
-    results = pipe(
+    results = _run_pipeline(
+        pipe,
         None,
         kind=args.kind,
         bars=args.bars,
@@ -160,7 +171,8 @@ def cmd_interpolate(args) -> int:
         raise CommandError("cannot interpolate between a drum track and a pitched track")
     pipe = _variation_pipeline(args)
     seed = pick_seed(args.seed)
-    results = pipe(
+    results = _run_pipeline(
+        pipe,
         args.input,
         interpolate_to=args.target,
         steps=args.steps,

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strength",
         type=float,
         default=None,
-        help="variation strength in [0, 1]: 0 stays close to the idea, 1 ignores it (default 0.5)",
+        help="variation strength in [0, 1]: 0 stays close to the idea, 1 ignores it (default: the composer's)",
     )
     p.add_argument(
         "--kind",
@@ -170,7 +170,10 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=None, help="random seed (same seed, same files; default: random, printed)"
     )
     p.add_argument(
-        "--temperature", type=float, default=1.0, help="composer sampling temperature, 0 = greedy (default 1.0)"
+        "--temperature",
+        type=float,
+        default=None,
+        help="composer sampling temperature, 0 = greedy (default: the composer's generation_config.json)",
     )
 
 
