@@ -60,7 +60,7 @@ class ComposerCollator:
 class DenoisingComposerCollator:
     """Batches for a composer with idea attention: the decoder writes the idea, the encoder reads it damaged.
 
-    ``encoder_input_ids`` is each idea with a random share ``r`` of its tokens masked
+    ``encoder_input_ids`` is each idea with a random share ``r`` of its tokens masked in place
     (:func:`~cadenza_hf.tokenization.masking.mask_idea`); ``input_ids``/``labels`` are the
     idea itself. ``r`` is drawn per idea: 1 with probability ``free_share`` (a blank
     copy: learn to write ideas from nothing but the bar count), else uniform in [0, 1],

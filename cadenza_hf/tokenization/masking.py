@@ -4,12 +4,14 @@ A composer with idea attention (``CadenzaComposerConfig.idea_attention``) is tra
 write a whole idea back from a damaged copy, and varies an idea by reading a copy damaged
 by as much as the user asks (the variation strength). The damage is the same in both:
 
-- each token other than BOS, EOS and Bar is masked with probability ``ratio``;
-- every run of consecutive masked tokens collapses into one MASK token (span masking, as
-  in BART's text infilling), so the copy no longer says how many notes a gap held;
-- Bar tokens always stay, so the bar count and which bars are empty survive even at
-  ``ratio == 1``, where each non-empty bar reads ``Bar MASK``: a free idea in the same
-  meter and length;
+- each token other than BOS, EOS and Bar is masked with probability ``ratio``, in place
+  (one MASK per token), so the copy keeps the idea's length and every kept token sits
+  where it sat: rewriting the idea is copying at offset 0 plus filling the masks, which a
+  small decoder learns in a short CPU training;
+- at ``ratio == 1`` each non-empty bar collapses to ``Bar MASK`` (span masking, as in
+  BART's text infilling): nothing of the idea is left but its bar count, meter and which
+  bars rest, so the composer writes a free idea;
+- Bar tokens always stay;
 - bars listed in ``keep_bars`` are never masked (locked bars).
 
 Pure Python on lists of ids, seeded by the caller's ``random.Random``: no torch here.
@@ -31,7 +33,7 @@ def mask_idea(
     special_ids: Iterable[int] = (),
     keep_bars: Iterable[int] = (),
 ) -> list[int]:
-    """``ids`` with a ``ratio`` share of its tokens masked in collapsed runs (see the module docstring).
+    """``ids`` with a ``ratio`` share of its tokens masked (in place; collapsed per bar at 1; see the module docstring).
 
     Args:
         ids: composition ids (BOS ... EOS); bars are counted from 0 at the first Bar token.
@@ -53,7 +55,7 @@ def mask_idea(
         masked = token not in fixed and bar not in keep and (ratio >= 1.0 or rng.random() < ratio)
         if not masked:
             out.append(token)
-        elif not out or out[-1] != mask_id:
+        elif ratio < 1.0 or not out or out[-1] != mask_id:
             out.append(mask_id)
     return out
 

@@ -176,6 +176,11 @@ def apply_rotary_pos_emb(q, k, cos, signed_sin, unsqueeze_dim=1):
     return qk[0], qk[1]
 
 
+def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """RoPE on one tensor of shape (B, H, T, head_dim) (see [`apply_rotary_pos_emb`] for the tables)."""
+    return x * cos.unsqueeze(1) + swap_halves(x) * signed_sin.unsqueeze(1)
+
+
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
     """Reference attention, used when `config._attn_implementation == "eager"`."""
     attn_weights = torch.matmul(query, key.transpose(2, 3)) * scaling  # (B, H, Tq, Tk)
@@ -235,7 +240,12 @@ class CadenzaComposerAttention(nn.Module):
 
 
 class CadenzaComposerIdeaAttention(nn.Module):
-    """Cross-attention from the decoder to the encoded idea (token-level encoder states), no rotary positions.
+    """Cross-attention from the decoder to the encoded idea (token-level encoder states).
+
+    Queries are rotated with the decoder positions and keys with the idea's token positions (RoPE), so a score
+    depends on the offset between "where I am writing" and "where that token sits in the idea": with masks kept in
+    place, copying the idea is attending at offset 0, which a small decoder learns quickly (without positions, the
+    encoder's states carry none and copying has to be found by content alone).
 
     In eval mode the keys and values of the last `idea_states` tensor are kept, so that `generate()`, which passes
     the same tensor at every step, projects the idea once per call instead of once per token.
@@ -251,21 +261,27 @@ class CadenzaComposerIdeaAttention(nn.Module):
         self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
         self._kept: tuple | None = None  # (idea_states, key, value), eval only
 
-    def _key_value(self, idea_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _key_value(self, idea_states: torch.Tensor, idea_positions) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.training and self._kept is not None and self._kept[0] is idea_states:
             return self._kept[1], self._kept[2]
         shape = (*idea_states.shape[:-1], -1, self.head_dim)  # (B, S, H, head_dim)
-        key = self.k_proj(idea_states).view(shape).transpose(1, 2)  # (B, H, S, head_dim)
+        key = rotate(self.k_proj(idea_states).view(shape).transpose(1, 2), *idea_positions)  # (B, H, S, head_dim)
         value = self.v_proj(idea_states).view(shape).transpose(1, 2)
         self._kept = None if self.training else (idea_states, key, value)
         return key, value
 
     def forward(
-        self, hidden_states: torch.Tensor, idea_states: torch.Tensor, idea_mask: torch.Tensor | None
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        idea_states: torch.Tensor,
+        idea_position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        idea_mask: torch.Tensor | None,
     ) -> torch.Tensor:
         input_shape = hidden_states.shape[:-1]  # (B, T)
         query = self.q_proj(hidden_states).view(*input_shape, -1, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
-        key, value = self._key_value(idea_states)
+        query = rotate(query, *position_embeddings)
+        key, value = self._key_value(idea_states, idea_position_embeddings)
         if key.shape[0] != query.shape[0]:  # beams or several samples per idea: repeat the idea
             repeat = query.shape[0] // key.shape[0]
             key, value = key.repeat_interleave(repeat, 0), value.repeat_interleave(repeat, 0)
@@ -311,11 +327,14 @@ class CadenzaComposerLayer(GradientCheckpointingLayer):
         cache: Cache | None = None,
         idea_states: torch.Tensor | None = None,
         idea_mask: torch.Tensor | None = None,
+        idea_position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         attn_out = self.self_attn(self.attn_norm(hidden_states), position_embeddings, attention_mask, cache=cache)
         hidden_states = hidden_states + self.dropout(attn_out)
         if idea_states is not None:
-            idea_out = self.idea_attn(self.idea_norm(hidden_states), idea_states, idea_mask)
+            idea_out = self.idea_attn(
+                self.idea_norm(hidden_states), position_embeddings, idea_states, idea_position_embeddings, idea_mask
+            )
             hidden_states = hidden_states + self.dropout(idea_out)
         return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
 
@@ -375,6 +394,7 @@ class CadenzaComposerDecoder(nn.Module):
         cache: Cache | None = None,
         idea_states: torch.Tensor | None = None,
         idea_mask: torch.Tensor | None = None,
+        idea_position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         mask = create_causal_mask(self.config, inputs_embeds, attention_mask, cache, position_ids)
         latent_pre = self.latent_proj(latent)[:, None, :]  # (B, 1, hidden), broadcast over time
@@ -387,6 +407,7 @@ class CadenzaComposerDecoder(nn.Module):
                 cache=cache,
                 idea_states=idea_states,
                 idea_mask=idea_mask,
+                idea_position_embeddings=idea_position_embeddings,
             )
         return self.norm(hidden_states)
 
@@ -615,8 +636,12 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
             past_len = cache.get_seq_length() if cache is not None else 0
             position_ids = _position_ids(attention_mask, input_ids.shape[1], past_len, input_ids.device)
         position_embeddings = self.rotary_emb(embeds, position_ids)
+        idea_positions = None
         if not self.config.idea_attention:
             idea_states = None  # a plain VAE has no idea attention to feed
+        elif idea_states is not None:
+            idea_position_ids = _position_ids(idea_mask, idea_states.shape[1], 0, idea_states.device)
+            idea_positions = self.rotary_emb(idea_states, idea_position_ids)
         return self.decoder(
             embeds,
             latent.to(embeds.dtype),
@@ -626,6 +651,7 @@ class CadenzaComposerModel(CadenzaComposerPreTrainedModel, GenerationMixin):
             cache,
             idea_states,
             idea_mask,
+            idea_positions,
         )
 
     def reconstruction_loss(self, logits: torch.Tensor, labels: torch.LongTensor) -> torch.Tensor:
