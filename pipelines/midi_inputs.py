@@ -26,14 +26,40 @@ def check_kind(kind: str | None) -> str | None:
     return None if kind is None else normalize_kind(kind)
 
 
-def load_excerpt(tokenizer, midi, track=None, start_bar: int = 0, bars: int = 4) -> Excerpt:
+TOKENS_PER_BAR = 32  # room a composed bar needs: a 16th-note melody bar is 16 notes of 2 tokens
+
+
+def load_excerpt(tokenizer, midi, track=None, start_bar: int | None = None, bars: int = 4, meter=None) -> Excerpt:
     """An :class:`Excerpt` from a path, MIDI bytes, a ``symusic.Score`` or an Excerpt.
 
-    Raises :class:`~cadenza_hf.MidiInputError` for anything the tokenizer refuses.
+    ``start_bar`` None: the first window holding notes; ``meter`` (e.g. ``(4, 4)``)
+    replaces the file's time signatures. Raises :class:`~cadenza_hf.MidiInputError` for
+    anything the tokenizer refuses.
     """
     if isinstance(midi, Excerpt):
         return midi
-    return tokenizer.extract_excerpt(midi, track, start_bar, bars)
+    return tokenizer.extract_excerpt(midi, track, start_bar, bars, meter=meter)
+
+
+def max_bars(model) -> int | None:
+    """The most bars one composition may have: the model's positions over TOKENS_PER_BAR."""
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return None if not positions else max(1, positions // TOKENS_PER_BAR)
+
+
+def check_bars(model, bars: int, ids=None) -> None:
+    """Refuse, before any composing, a window longer than the composer can write."""
+    limit = max_bars(model)
+    if limit is not None and bars > limit:
+        raise ValueError(
+            f"bars={bars} is over the composer's limit of {limit} bars "
+            f"({model.config.max_position_embeddings} positions, {TOKENS_PER_BAR} per bar): vary a shorter window"
+        )
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if positions and ids is not None and len(ids) + 2 > positions:
+        raise ValueError(
+            f"the idea takes {len(ids)} tokens, over the composer's {positions} positions: vary fewer bars"
+        )
 
 
 def excerpt_kind(tokenizer, ids, is_drum: bool) -> str:
@@ -65,4 +91,14 @@ def blank_meta(tokenizer, kind: str, bars: int, time_signature=(4, 4), qpm: floa
     )
 
 
-__all__ = ["KINDS", "blank_meta", "check_kind", "excerpt_kind", "load_excerpt", "variation_kind"]
+__all__ = [
+    "KINDS",
+    "TOKENS_PER_BAR",
+    "blank_meta",
+    "check_bars",
+    "check_kind",
+    "excerpt_kind",
+    "load_excerpt",
+    "max_bars",
+    "variation_kind",
+]

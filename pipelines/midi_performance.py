@@ -28,7 +28,8 @@ class MidiPerformancePipeline(CadenzaPipeline):
       goes to the performer of its kind (drums or pitched).
 
     Call arguments: ``inputs`` (a path, MIDI bytes, a ``symusic.Score`` or an ``Excerpt``),
-    ``track``, ``start_bar``, ``bars`` (default 4), ``temperature`` (default 1.0; 0 is one
+    ``track``, ``start_bar`` (default: the first window holding notes), ``bars`` (default 4),
+    ``meter`` (e.g. ``(4, 4)``, replaces the file's time signatures), ``temperature`` (default 1.0; 0 is one
     deterministic performance), ``point_estimate`` (what ``temperature=0`` picks per note:
     ``"argmax"``, the most likely value, by default, or ``"median"``, the least expected
     absolute error), ``top_p`` (default 1.0, no truncation) and ``seed``.
@@ -54,9 +55,17 @@ class MidiPerformancePipeline(CadenzaPipeline):
         return performers
 
     def _sanitize_parameters(
-        self, track=None, start_bar=None, bars=None, temperature=None, top_p=None, seed=None, point_estimate=None
+        self,
+        track=None,
+        start_bar=None,
+        bars=None,
+        temperature=None,
+        top_p=None,
+        seed=None,
+        point_estimate=None,
+        meter=None,
     ):
-        pre = {k: v for k, v in dict(track=track, start_bar=start_bar, bars=bars).items() if v is not None}
+        pre = {k: v for k, v in dict(track=track, start_bar=start_bar, bars=bars, meter=meter).items() if v is not None}
         forward = {
             k: v
             for k, v in dict(temperature=temperature, top_p=top_p, seed=seed, point_estimate=point_estimate).items()
@@ -67,12 +76,13 @@ class MidiPerformancePipeline(CadenzaPipeline):
             raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {point_estimate!r}")
         return pre, forward, {}
 
-    def preprocess(self, inputs, track=None, start_bar: int = 0, bars: int = 4) -> dict:
+    def preprocess(self, inputs, track=None, start_bar: int | None = None, bars: int = 4, meter=None) -> dict:
         if not isinstance(bars, int) or bars < 1:
             raise ValueError(f"bars must be a positive int, got {bars!r}")
-        excerpt = load_excerpt(self.tokenizer, inputs, track, start_bar, bars)
+        excerpt = load_excerpt(self.tokenizer, inputs, track, start_bar, bars, meter)
         ids = self.tokenizer.encode_excerpt(excerpt)
-        return {"ids": ids, "meta": excerpt.meta, "window": {"track": track, "start_bar": start_bar, "bars": bars}}
+        window = {"track": track, "start_bar": excerpt.meta.start_bar, "bars": bars}
+        return {"ids": ids, "meta": excerpt.meta, "window": window}
 
     def _forward(
         self,

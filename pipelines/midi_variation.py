@@ -17,9 +17,9 @@ from __future__ import annotations
 from ..generation.variation import DEFAULT_VARIATION_STRENGTH, ComposeOptions, generate_ideas, interpolate, vary
 from ..hub import defaults
 from .base import DEFAULT_PERFORMANCE_TEMPERATURE, DEFAULT_PERFORMANCE_TOP_P, CadenzaPipeline
-from .midi_inputs import blank_meta, check_kind, excerpt_kind, load_excerpt, variation_kind
+from .midi_inputs import blank_meta, check_bars, check_kind, excerpt_kind, load_excerpt, variation_kind
 from .performers import load_performer, resolve_performers
-from .results import TokenProgress, build_result
+from .results import TokenProgress, build_result, count_duplicates
 
 VARIATION_TASK = "midi-variation"
 _VALID_DENOMINATORS = (1, 2, 4, 8, 16, 32)
@@ -41,7 +41,9 @@ class MidiVariationPipeline(CadenzaPipeline):
     Call arguments (also accepted as ``pipeline(...)`` defaults):
 
     - ``inputs``: a path, MIDI bytes, a ``symusic.Score`` or an ``Excerpt``; ``None`` for new ideas.
-    - ``track`` (index or name; default the busiest), ``start_bar`` (default 0), ``bars`` (default 4).
+    - ``track`` (index or name; default the busiest), ``start_bar`` (default: the first window of
+      ``bars`` bars holding notes), ``bars`` (default 4; at most the composer's positions over
+      ``TOKENS_PER_BAR``), ``meter`` (e.g. ``(4, 4)``: replaces the file's time signatures).
     - ``num_variations`` (default 4): outputs per call (variations or new ideas).
     - ``variation_strength`` (float in [0, 1]): 0 stays closest to the input, 1 ignores it (with
       idea attention, the share of the idea masked before the composer reads it).
@@ -118,6 +120,7 @@ class MidiVariationPipeline(CadenzaPipeline):
         max_new_tokens=None,
         progress_bar=None,
         keep_bars=None,
+        meter=None,
     ):
         pre = {
             k: v
@@ -129,6 +132,7 @@ class MidiVariationPipeline(CadenzaPipeline):
                 interpolate_to=interpolate_to,
                 time_signature=time_signature,
                 qpm=qpm,
+                meter=meter,
             ).items()
             if v is not None
         }
@@ -173,15 +177,17 @@ class MidiVariationPipeline(CadenzaPipeline):
         self,
         inputs,
         track=None,
-        start_bar: int = 0,
+        start_bar: int | None = None,
         bars: int = 4,
         kind=None,
         interpolate_to=None,
         time_signature=(4, 4),
         qpm: float = 120.0,
+        meter=None,
     ) -> dict:
         if not isinstance(bars, int) or bars < 1:
             raise ValueError(f"bars must be a positive int, got {bars!r}")
+        check_bars(self.model, bars)
         window = {"track": track, "start_bar": start_bar, "bars": bars}
         if inputs is None:
             if interpolate_to is not None:
@@ -193,12 +199,14 @@ class MidiVariationPipeline(CadenzaPipeline):
                 "kind": kind,
                 "window": {"bars": bars},
             }
-        excerpt = load_excerpt(self.tokenizer, inputs, track, start_bar, bars)
+        excerpt = load_excerpt(self.tokenizer, inputs, track, start_bar, bars, meter)
+        window["start_bar"] = excerpt.meta.start_bar
         comp = self.tokenizer.composition_ids(self.tokenizer.encode_excerpt(excerpt))
+        check_bars(self.model, excerpt.meta.bars, comp)
         kind = variation_kind(excerpt_kind(self.tokenizer, comp, excerpt.meta.is_drum), kind)
         out = {"mode": "vary", "meta": excerpt.meta, "ids": comp, "kind": kind, "window": window}
         if interpolate_to is not None:
-            other = load_excerpt(self.tokenizer, interpolate_to, track, start_bar, bars)
+            other = load_excerpt(self.tokenizer, interpolate_to, track, start_bar, bars, meter)
             if other.meta.is_drum != excerpt.meta.is_drum:
                 raise ValueError("cannot interpolate between a drum track and a pitched track")
             out.update(mode="interpolate", ids_b=self.tokenizer.composition_ids(self.tokenizer.encode_excerpt(other)))
@@ -281,6 +289,7 @@ class MidiVariationPipeline(CadenzaPipeline):
             "performance_top_p": performance_top_p,
             "seed": seed,
             "max_new_tokens": max_new_tokens,
+            "duplicates": count_duplicates(rows, {"generate": "ideas", "vary": "variations"}.get(mode, "steps")),
         }
         if mode == "vary":
             settings.update(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 from transformers import AutoModelForMaskedLM, PreTrainedModel
@@ -66,7 +67,12 @@ def load_performer(spec, **from_pretrained_kwargs) -> PreTrainedModel:
         return spec
     if not isinstance(spec, (str, Path)):
         raise TypeError(f"a performer must be a model, a folder or a Hub id, got {type(spec).__name__}")
+    if not Path(spec).exists() and not _HUB_ID.match(str(spec)):
+        raise ValueError(f"performer folder {spec} does not exist")
     return AutoModelForMaskedLM.from_pretrained(str(spec), **from_pretrained_kwargs)
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")  # "name" or "org/name"
 
 
 def resolve_performers(performer, **from_pretrained_kwargs) -> dict[str, PreTrainedModel]:

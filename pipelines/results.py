@@ -6,7 +6,8 @@ Keys:
 - ``score``: the same music as a ``symusic.Score`` (tokenizer resolution, 480 tpq);
 - ``composition_ids``: the composer's tokens (Bar/TimeShift/Pitch/Duration, BOS...EOS);
 - ``input_ids``: the full PerTok ids after the performer (Velocity/MicroTiming filled);
-- ``options``: the settings that produced it (JSON-able).
+- ``options``: the settings that produced it (JSON-able); ``options["duplicates"]`` counts the
+  outputs of the call whose composition repeats an earlier one's (a warning is logged too).
 
 Decoding uses the input excerpt's meta as reference, so tempo map, meter, program,
 drum flag and track name of the input are kept.
@@ -14,7 +15,28 @@ drum flag and track name of the input are kept.
 
 from __future__ import annotations
 
+import logging
+
 from ..tokenization.tokenization_pertok import to_midi_bytes
+
+logger = logging.getLogger(__name__)
+
+
+def count_duplicates(rows, what: str = "outputs") -> int:
+    """How many composition rows repeat an earlier row exactly; logs a warning when any do."""
+    seen, repeats = set(), 0
+    for row in rows:
+        key = tuple(int(i) for i in row)
+        repeats += key in seen
+        seen.add(key)
+    if repeats:
+        logger.warning(
+            "%d of %d %s repeat the composition of an earlier one (greedy or low-temperature decoding)",
+            repeats,
+            len(rows),
+            what,
+        )
+    return repeats
 
 
 def build_result(tokenizer, composition_ids, input_ids, reference, options: dict) -> dict:
@@ -52,4 +74,4 @@ class TokenProgress:
         self.bar.close()
 
 
-__all__ = ["TokenProgress", "build_result"]
+__all__ = ["TokenProgress", "build_result", "count_duplicates"]

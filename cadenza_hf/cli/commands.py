@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from ..tokenization.midi_io import MidiInputError
-from .support import CommandError, output_file, parse_track
+from .support import CommandError, output_file, parse_meter, parse_track
 
 
 def cmd_example(args) -> int:
@@ -34,7 +34,9 @@ def cmd_roundtrip(args) -> int:
 
     out = output_file(args.output)
     tok = PerTokTokenizer()
-    excerpt = tok.extract_excerpt(args.input, parse_track(args.track), args.start_bar, args.bars)
+    excerpt = tok.extract_excerpt(
+        args.input, parse_track(args.track), args.start_bar, args.bars, meter=parse_meter(args.meter)
+    )
     ids = tok.encode_excerpt(excerpt)
     if args.tokens:
         print(" ".join(tok.convert_ids_to_tokens(ids)))

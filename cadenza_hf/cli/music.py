@@ -8,6 +8,7 @@ them all or none (:func:`~cadenza_hf.io_utils.write_files_atomically`). Without
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..tokenization.midi_io import MidiInputError
@@ -20,6 +21,7 @@ from .support import (
     output_file,
     output_folder,
     parse_bar_list,
+    parse_meter,
     parse_track,
     performer_spec,
     pick_seed,
@@ -57,7 +59,9 @@ def _preflight(path: str, args):
     """Read and cut the input now, so a bad file fails before any model loads."""
     from ..tokenization.tokenization_pertok import PerTokTokenizer
 
-    return PerTokTokenizer().extract_excerpt(path, parse_track(args.track), args.start_bar, args.bars)
+    return PerTokTokenizer().extract_excerpt(
+        path, parse_track(args.track), args.start_bar, args.bars, meter=parse_meter(args.meter)
+    )
 
 
 def _variation_pipeline(args):
@@ -87,12 +91,27 @@ def _report(header: str, written: list[Path]) -> None:
         print(f"  {path}")
 
 
-def _describe(excerpt) -> str:
+def _describe(excerpt, args=None) -> str:
     meta = excerpt.meta
+    auto = ""
+    if args is not None and args.start_bar is None and meta.start_bar > 0:
+        auto = " (no --start-bar: the first bars with notes)"
+    if args is not None and args.meter is None and tuple(meta.time_signature) == (2, 4):
+        auto += f" in 2/4 ({meta.bars} bars are {2 * meta.bars} beats; for music in 4/4 pass --meter 4/4)"
     return (
         f"track {meta.track_index} ({meta.track_name or 'unnamed'}), "
-        f"bars {meta.start_bar}-{meta.start_bar + meta.bars - 1}"
+        f"bars {meta.start_bar}-{meta.start_bar + meta.bars - 1}{auto}"
     )
+
+
+def _warn_duplicates(results, what: str) -> None:
+    repeats = results[0]["options"].get("duplicates", 0) if results else 0
+    if repeats:
+        print(
+            f"warning: {repeats} of {len(results)} {what} repeat the composition of an earlier one "
+            "(greedy or low-temperature decoding); raise --temperature for distinct ones",
+            file=sys.stderr,
+        )
 
 
 def cmd_vary(args) -> int:
@@ -107,6 +126,7 @@ def cmd_vary(args) -> int:
         args.input,
         track=parse_track(args.track),
         start_bar=args.start_bar,
+        meter=parse_meter(args.meter),
         bars=args.bars,
         num_variations=args.num_variations,
         variation_strength=args.strength,  # None: the composer's generation_config.json says
@@ -123,7 +143,11 @@ def cmd_vary(args) -> int:
     add_audio(files, args.audio)
     _plot(files, f"{stem}_variations.png", rolls, f"{stem}: strength {strength}, seed {seed}", args.plot)
     written = _write(folder, files)
-    _report(f"{args.input}: {_describe(excerpt)}; {len(results)} variations, strength {strength}, seed {seed}", written)
+    _warn_duplicates(results, "variations")
+    _report(
+        f"{args.input}: {_describe(excerpt, args)}; {len(results)} variations, strength {strength}, seed {seed}",
+        written,
+    )
     return 0
 
 
@@ -158,6 +182,7 @@ def cmd_generate(args) -> int:
     rolls = [(f"idea {i}", r["score"]) for i, r in enumerate(results, 1)]
     _plot(files, f"{args.kind}_ideas.png", rolls, f"new {args.kind} ideas, seed {seed}", args.plot)
     written = _write(folder, files)
+    _warn_duplicates(results, "ideas")
     _report(f"{len(results)} new {args.kind} ideas, {args.bars} bars of {args.time_signature}, seed {seed}", written)
     return 0
 
@@ -178,6 +203,7 @@ def cmd_interpolate(args) -> int:
         steps=args.steps,
         track=parse_track(args.track),
         start_bar=args.start_bar,
+        meter=parse_meter(args.meter),
         bars=args.bars,
         temperature=args.temperature,
         seed=seed,
@@ -230,6 +256,7 @@ def cmd_perform(args) -> int:
         args.input,
         track=parse_track(args.track),
         start_bar=args.start_bar,
+        meter=parse_meter(args.meter),
         bars=args.bars,
         temperature=args.temperature,
         point_estimate=args.point_estimate,
@@ -239,7 +266,7 @@ def cmd_perform(args) -> int:
         atomic_write_bytes(out, result["midi"])
     except OSError as err:
         raise CommandError(f"{out}: cannot write ({err.strerror or err})") from None
-    print(f"{args.input}: {_describe(excerpt)}, {excerpt.score.note_num()} notes performed, seed {seed} -> {out}")
+    print(f"{args.input}: {_describe(excerpt, args)}, {excerpt.score.note_num()} notes performed, seed {seed} -> {out}")
     return 0
 
 

@@ -179,8 +179,19 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
 
 def _add_window_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", default=None, help="track index or name (default: the busiest track)")
-    p.add_argument("--start-bar", type=int, default=0, help="first bar of the excerpt (default 0)")
+    p.add_argument(
+        "--start-bar",
+        type=int,
+        default=None,
+        help="first bar of the excerpt, counted from 0 (default: the first window of --bars bars with notes)",
+    )
     p.add_argument("--bars", type=int, default=4, help="number of bars (default 4)")
+    p.add_argument(
+        "--meter",
+        default=None,
+        metavar="N/D",
+        help="read the file in this meter, e.g. 4/4, instead of its time signatures (for 1/4 or 2/4 on every bar)",
+    )
 
 
 def forwarded(argv: list[str]) -> tuple[str, str, list[str]] | None:

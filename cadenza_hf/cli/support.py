@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import tempfile
 from pathlib import Path
 
 
@@ -52,12 +53,29 @@ def output_folder(path: str) -> Path:
         raise CommandError(f"{out}: cannot create a folder under {parent}, which is a file")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise CommandError(f"{parent}: folder is not writable")
+    try:  # os.access says yes to root and knows nothing of read-only file systems: try it
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        raise CommandError(f"{parent}: folder is not writable ({err.strerror or err})") from None
     return out
 
 
+def parse_meter(value: str | None):
+    """A ``--meter`` value as ``(numerator, denominator)`` (None stays None)."""
+    if value is None:
+        return None
+    from ..tokenization.tokenization_pertok import check_meter
+
+    try:
+        return check_meter(value)
+    except ValueError as err:
+        raise CommandError(f"--meter: {err}") from None
+
+
 def check_range(name: str, value, low=None, high=None) -> None:
-    """Raise CommandError if ``value`` is below ``low`` or above ``high``."""
-    if (low is not None and value < low) or (high is not None and value > high):
+    """Raise CommandError if ``value`` is below ``low`` or above ``high`` (or is NaN)."""
+    if value != value or (low is not None and value < low) or (high is not None and value > high):
         bounds = (
             f"in [{low}, {high}]"
             if low is not None and high is not None
@@ -138,6 +156,7 @@ __all__ = [
     "load_pipeline",
     "output_file",
     "output_folder",
+    "parse_meter",
     "parse_track",
     "performer_spec",
     "pick_seed",

@@ -113,6 +113,26 @@ def locate_bar(runs, index: int) -> tuple[int, int, int, int] | None:
     return None
 
 
+def bar_at(runs, tick: int) -> int:
+    """Index of the bar holding ``tick`` (bars past the layout continue in the last meter)."""
+    index = 0
+    for i, (start, length, _num, _den, count) in enumerate(runs):
+        if tick < start + count * length or i == len(runs) - 1:
+            return index + max(0, (tick - start) // length)
+        index += count
+    return index
+
+
+def first_bar_with_notes(score: symusic.Score, track_index: int, margin_fn) -> int:
+    """The bar of the track's first note (a note just before a bar line belongs to that bar)."""
+    notes = score.tracks[track_index].notes.numpy()
+    first = int(notes["time"].min())
+    runs = bar_layout(score, max(score.end(), first + 1))
+    bar = bar_at(runs, first)
+    start, length, _, _ = locate_bar(runs, bar) or locate_bar(_extend(runs, bar + 1), bar)
+    return bar + 1 if first >= start + length - margin_fn(length) else bar
+
+
 def select_track(score: symusic.Score, track: int | str | None, source: str) -> int:
     """Index of the requested track: by index, by name, or the busiest one when None."""
     names = [t.name for t in score.tracks]
@@ -157,6 +177,7 @@ def cut_window(
     margin_fn,
     source: str,
     wrap_tail: bool = True,
+    label_index: int | None = None,
 ) -> Excerpt:
     """Cut ``bars`` bars of one track starting at bar ``start_bar``.
 
@@ -166,12 +187,21 @@ def cut_window(
     (a user's idea) it wraps to the window's start, as a loop plays, so every note whose
     onset lies in the window's bars is kept; without it (consecutive dataset windows) it
     is left to the next window, so windows partition the time line.
+
+    ``start_bar=None`` takes the first window (bars 0 to ``bars - 1``, then the next
+    ``bars``, ...) that holds a note of the track. ``label_index`` is
+    the track's number in the file, for messages (``score`` may hold that track alone).
     """
     if bars < 1:
         raise MidiInputError(source, f"bars must be at least 1, got {bars}")
+    track = score.tracks[track_index]
+    label = f"track {track_index if label_index is None else label_index} ({track.name or 'unnamed'})"
+    if start_bar is None:
+        if not len(track.notes):
+            raise MidiInputError(source, f"{label} has no notes")
+        start_bar = first_bar_with_notes(score, track_index, margin_fn) // bars * bars
     if start_bar < 0:
         raise MidiInputError(source, f"start bar must be >= 0, got {start_bar}")
-    track = score.tracks[track_index]
     runs = bar_layout(score, max(score.end(), 1))
     total = sum(run[4] for run in runs)
     if start_bar >= total:
@@ -188,15 +218,19 @@ def cut_window(
     notes = track.notes.numpy()
     keep = (notes["time"] >= lo) & (notes["time"] < hi)
     if wrap_tail:
-        tail = notes["time"] >= start + window - margin
+        tail = keep & (notes["time"] >= start + window - margin)
         notes["time"][tail] -= window
         order = np.argsort(notes["time"], kind="stable")
         notes = {key: value[order] for key, value in notes.items()}
         keep = keep[order]
     count = int(keep.sum())
-    label = f"track {track_index} ({track.name or 'unnamed'})"
     if count == 0:
-        raise MidiInputError(source, f"{label} has no notes in bars {start_bar}-{start_bar + bars - 1}")
+        where = ""
+        if len(notes["time"]):
+            first = bar_at(runs, int(notes["time"].min()))
+            last = bar_at(runs, int(notes["time"].max()))
+            where = f" (its notes lie in bars {first}-{last}: choose a start bar there, or none for the first)"
+        raise MidiInputError(source, f"{label} has no notes in bars {start_bar}-{start_bar + bars - 1}{where}")
     if count > MAX_EXCERPT_NOTES:
         raise MidiInputError(source, f"{label} has {count} notes in the window, over the {MAX_EXCERPT_NOTES} limit")
     excerpt = symusic.Score(score.ticks_per_quarter)
@@ -229,9 +263,11 @@ __all__ = [
     "MAX_EXCERPT_NOTES",
     "Excerpt",
     "ExcerptMeta",
+    "bar_at",
     "bar_layout",
     "count_bars",
     "cut_window",
+    "first_bar_with_notes",
     "locate_bar",
     "meter_segments",
     "select_track",

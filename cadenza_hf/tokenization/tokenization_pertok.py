@@ -289,18 +289,40 @@ class PerTokTokenizer(PreTrainedTokenizer):
         return self.ticks_per_quarter * 4 * num // den
 
     # ---- MIDI in ----------------------------------------------------------------------
-    def extract_excerpt(self, midi, track=None, start_bar: int = 0, bars: int = 4, name: str | None = None) -> Excerpt:
+    def extract_excerpt(
+        self,
+        midi,
+        track=None,
+        start_bar: int | None = None,
+        bars: int = 4,
+        name: str | None = None,
+        meter: tuple[int, int] | None = None,
+    ) -> Excerpt:
         """Read ``midi`` and cut one track over ``bars`` bars from ``start_bar``.
 
         The track is an index, a name, or None for the track with the most notes.
-        The window is resampled to the tokenizer's ticks per quarter.
-        Raises :class:`~cadenza_hf.MidiInputError` naming the input and the reason.
+        ``start_bar`` None takes the first window of ``bars`` bars (0, ``bars``, ...)
+        holding a note of that track. ``meter`` (e.g. ``(4, 4)``) replaces the file's
+        time signatures. The window is resampled to the tokenizer's ticks per quarter.
+        Raises :class:`~cadenza_hf.MidiInputError` naming the input and the reason; a
+        one-beat meter (1/4 on every bar, as POP909 files carry) is refused with the fix.
         """
         source = name or describe(midi)
         score = read_midi(midi, source)
         index = select_track(score, track, source)
-        excerpt = cut_window(self.track_score(score, index), 0, start_bar, bars, self.engine.snap_margin, source)
+        single = self.track_score(score, index)
+        if meter is not None:
+            num, den = check_meter(meter)
+            single.time_signatures = [symusic.TimeSignature(0, num, den)]
+        excerpt = cut_window(single, 0, start_bar, bars, self.engine.snap_margin, source, label_index=index)
         excerpt.meta.track_index = index
+        num, den = excerpt.meta.time_signature
+        if num == 1 and meter is None:
+            raise MidiInputError(
+                source,
+                f"the meter is {num}/{den} (every bar one beat long, so {bars} bars would be {bars} beats): "
+                "read it in its real meter, e.g. meter=(4, 4) (cadenza: --meter 4/4)",
+            )
         return excerpt
 
     def track_score(self, score: symusic.Score, index: int) -> symusic.Score:
@@ -507,6 +529,20 @@ class PerTokTokenizer(PreTrainedTokenizer):
         return self.grammar.count_errors(_as_list(ids), bars, self.bar_ticks(time_signature), require_eos)
 
 
+def check_meter(meter) -> tuple[int, int]:
+    """``(numerator, denominator)`` of a meter given as a pair or as text like ``"4/4"``."""
+    if isinstance(meter, str):
+        num, sep, den = meter.partition("/")
+        meter = (num, den) if sep else ()
+    try:
+        num, den = (int(x) for x in meter)
+    except (TypeError, ValueError):
+        raise ValueError(f"a meter looks like 4/4 or (4, 4), got {meter!r}") from None
+    if not 1 <= num <= 64 or den not in (1, 2, 4, 8, 16, 32, 64):
+        raise ValueError(f"meter {num}/{den}: the numerator must be 1-64 and the denominator a power of 2 up to 64")
+    return num, den
+
+
 def to_midi_bytes(score: symusic.Score) -> bytes:
     """Standard MIDI File bytes of a score, onsets before tick 0 moved to tick 0."""
     for track in score.tracks:
@@ -528,4 +564,4 @@ def _as_list(ids) -> list[int]:
     return [int(i) for i in ids]
 
 
-__all__ = ["PerTokTokenizer", "build_engine", "MidiInputError"]
+__all__ = ["PerTokTokenizer", "build_engine", "check_meter", "MidiInputError"]
