@@ -1,5 +1,6 @@
 """Unit tests for the Cadenza performer (tiny configs, CPU, a few seconds in all)."""
 
+import json
 import math
 
 import pytest
@@ -32,8 +33,8 @@ def tiny_config(**overrides) -> CadenzaPerformerConfig:
         num_attention_heads=4,
         intermediate_size=64,
         max_position_embeddings=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
         velocity_token_ids=VELOCITY_IDS,
         microtiming_token_ids=MICROTIMING_IDS,
     )
@@ -148,7 +149,7 @@ def test_gradient_checkpointing_gives_same_loss_and_grads():
         loss = model(ids, labels=labels).loss
         loss.backward()
         losses.append(loss.detach())
-        grads.append(model.performer.layers[0].attention.qkv_proj.weight.grad)
+        grads.append(model.performer.layers[0].attention.q_proj.weight.grad)
     torch.testing.assert_close(losses[0], losses[1])
     torch.testing.assert_close(grads[0], grads[1])
 
@@ -424,7 +425,7 @@ def test_trainer_gradient_accumulation_keeps_the_loss_scale(tmp_path):
         (dict(velocity_token_ids=[10, 10]), "duplicate"),
         (dict(mask_token_id=VOCAB), str(VOCAB)),
         (dict(num_hidden_layers=0), "got 0"),
-        (dict(hidden_dropout_prob=1.5), "1.5"),
+        (dict(hidden_dropout=1.5), "1.5"),
     ],
 )
 def test_config_validation_raises_quoting_the_value(overrides, message):
@@ -458,7 +459,7 @@ def test_config_type_checks_and_roundtrip(tmp_path):
 def test_presets():
     paper = CadenzaPerformerConfig.from_preset("paper")
     assert (paper.num_hidden_layers, paper.num_attention_heads, paper.hidden_size) == (12, 12, 768)
-    assert (paper.intermediate_size, paper.hidden_dropout_prob) == (3072, 0.1)
+    assert (paper.intermediate_size, paper.hidden_dropout) == (3072, 0.1)
     small = CadenzaPerformerConfig.from_preset("small", vocab_size=100)
     assert (small.num_hidden_layers, small.hidden_size, small.vocab_size) == (4, 256, 100)
     assert set(PERFORMER_PRESETS) == {"paper", "small"}
@@ -544,3 +545,51 @@ def test_local_context_sees_neighbours_and_ignores_padding():
     assert CadenzaPerformerModel(off).embeddings.local_context is None
     with pytest.raises(StrictDataclassClassValidationError, match="local_context_size"):
         CadenzaPerformerConfig(local_context_size=4)
+
+
+# ---------------------------------------------------------------------------- names before issue 13
+
+
+def _legacy_state_dict(model) -> dict:
+    """`model`'s weights under the pre-issue-13 names: fused `qkv_proj`, `out_proj`, `fc1`/`fc2`."""
+    legacy = {}
+    for key, tensor in model.state_dict().items():
+        if ".attention.k_proj." in key or ".attention.v_proj." in key:
+            continue
+        if ".attention.q_proj." in key:
+            parts = [model.state_dict()[key.replace("q_proj", n)] for n in ("q_proj", "k_proj", "v_proj")]
+            legacy[key.replace("q_proj", "qkv_proj")] = torch.cat(parts, dim=0)
+            continue
+        key = key.replace("o_proj", "out_proj").replace("fc_in", "fc1").replace("fc_out", "fc2")
+        legacy[key] = tensor.clone()
+    return legacy
+
+
+def test_legacy_checkpoints_convert_and_load(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from cadenza_hf.modeling.performer import convert_legacy_checkpoint, convert_legacy_state_dict
+
+    model = tiny_model(seed=3)
+    ids, *_ = performance_batch()
+    expected = model(ids).logits
+    legacy = _legacy_state_dict(model)
+    assert any("qkv_proj" in k for k in legacy) and not any("q_proj" in k.replace("qkv_proj", "") for k in legacy)
+    converted = convert_legacy_state_dict(legacy)
+    assert set(converted) == set(model.state_dict())
+    assert convert_legacy_state_dict(converted).keys() == converted.keys()  # today's names pass through
+    # a folder saved before issue 13: old weight names and old dropout names in config.json
+    old = tmp_path / "old"
+    model.save_pretrained(old)
+    save_file({k: v.contiguous() for k, v in legacy.items() if k != "lm_head.weight"}, str(old / "model.safetensors"))
+    config = json.loads((old / "config.json").read_text())
+    config["hidden_dropout_prob"], config["attention_probs_dropout_prob"] = config.pop("hidden_dropout"), 0.0
+    config.pop("attention_dropout")
+    (old / "config.json").write_text(json.dumps(config))
+    loaded = CadenzaPerformerForMaskedLM.from_pretrained(old).eval()  # converted on the fly
+    assert loaded.name_or_path == str(old)
+    torch.testing.assert_close(loaded(ids).logits, expected)
+    new = convert_legacy_checkpoint(old, tmp_path / "new")
+    assert "hidden_dropout" in json.loads((new / "config.json").read_text())
+    assert not any("qkv_proj" in k for k in load_file(str(new / "model.safetensors")))
+    torch.testing.assert_close(CadenzaPerformerForMaskedLM.from_pretrained(new).eval()(ids).logits, expected)

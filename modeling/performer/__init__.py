@@ -12,6 +12,8 @@ _LAZY = {
     "CadenzaPerformerConfig": "configuration_performer",
     "POINT_ESTIMATES": "modeling_performer",
     "UNMASK_ORDERS": "modeling_performer",
+    "convert_legacy_checkpoint": "modeling_performer",
+    "convert_legacy_state_dict": "modeling_performer",
     "CadenzaPerformerForMaskedLM": "modeling_performer",
     "CadenzaPerformerModel": "modeling_performer",
     "CadenzaPerformerPreTrainedModel": "modeling_performer",
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
         CadenzaPerformerForMaskedLM,
         CadenzaPerformerModel,
         CadenzaPerformerPreTrainedModel,
+        convert_legacy_checkpoint,
+        convert_legacy_state_dict,
         sinusoidal_position_table,
     )
 
@@ -46,5 +50,7 @@ __all__ = [
     "PERFORMER_PRESETS",
     "POINT_ESTIMATES",
     "UNMASK_ORDERS",
+    "convert_legacy_checkpoint",
+    "convert_legacy_state_dict",
     "sinusoidal_position_table",
 ]

@@ -13,8 +13,8 @@ PERFORMER_PRESETS: dict[str, dict] = {
         "num_attention_heads": 12,
         "hidden_size": 768,
         "intermediate_size": 3072,
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
+        "hidden_dropout": 0.1,
+        "attention_dropout": 0.1,
     },
     "small": {
         "num_hidden_layers": 4,
@@ -46,9 +46,9 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             Width of the feed-forward block inside each layer.
         hidden_act (`str`, *optional*, defaults to `"gelu"`):
             Activation of the feed-forward block (any key of `transformers.activations.ACT2FN`).
-        hidden_dropout_prob (`float`, *optional*, defaults to 0.1):
+        hidden_dropout (`float`, *optional*, defaults to 0.1):
             Dropout on the embeddings and on the output of every attention / feed-forward block.
-        attention_probs_dropout_prob (`float`, *optional*, defaults to 0.1):
+        attention_dropout (`float`, *optional*, defaults to 0.1):
             Dropout on the attention probabilities.
         max_position_embeddings (`int`, *optional*, defaults to 1024):
             Number of rows of the fixed sinusoidal position table, i.e. the longest accepted sequence.
@@ -99,6 +99,8 @@ class CadenzaPerformerConfig(PreTrainedConfig):
     """
 
     model_type = "cadenza_performer"
+    # the names before issue 13 (BERT's), still read from older config.json files and accepted as arguments
+    attribute_map = {"hidden_dropout_prob": "hidden_dropout", "attention_probs_dropout_prob": "attention_dropout"}
 
     vocab_size: int = 320
     hidden_size: int = 256
@@ -106,8 +108,8 @@ class CadenzaPerformerConfig(PreTrainedConfig):
     num_attention_heads: int = 4
     intermediate_size: int = 1024
     hidden_act: str = "gelu"
-    hidden_dropout_prob: float | int = 0.1
-    attention_probs_dropout_prob: float | int = 0.1
+    hidden_dropout: float | int = 0.1
+    attention_dropout: float | int = 0.1
     max_position_embeddings: int = 1024
     layer_norm_eps: float = 1e-12
     initializer_range: float = 0.02
@@ -145,7 +147,7 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             )
         if self.local_context_size < 0 or (self.local_context_size and self.local_context_size % 2 == 0):
             raise ValueError(f"`local_context_size` must be 0 or odd and positive, got {self.local_context_size}.")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        for name in ("hidden_dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
         self._check_token_ids()

@@ -8,7 +8,10 @@ embedding. The training loss is cross-entropy on the masked (labelled) positions
 """
 
 import math
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -85,7 +88,7 @@ class CadenzaPerformerEmbeddings(nn.Module):
                 config.hidden_size, config.hidden_size, width, padding=width // 2, groups=config.hidden_size
             )
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(
         self,
@@ -109,8 +112,8 @@ class CadenzaPerformerEmbeddings(nn.Module):
 
 
 class CadenzaPerformerAttention(nn.Module):
-    """Bidirectional multi-head self-attention with a fused QKV projection, dispatched through the
-    transformers attention interface (sdpa by default)."""
+    """Bidirectional multi-head self-attention (query, key, value and output projections named as the
+    composer's), dispatched through the transformers attention interface (sdpa by default)."""
 
     def __init__(self, config: CadenzaPerformerConfig, layer_idx: int):
         super().__init__()
@@ -119,14 +122,18 @@ class CadenzaPerformerAttention(nn.Module):
         self.is_causal = False
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.scaling = self.head_dim**-0.5
-        self.attention_dropout = config.attention_probs_dropout_prob
-        self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
-        self.out_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.attention_dropout = config.attention_dropout
+        self.q_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.k_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.v_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         batch, seq_len, _ = hidden_states.shape
-        qkv = self.qkv_proj(hidden_states).view(batch, seq_len, 3, -1, self.head_dim)  # (B, T, 3, H, D)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, H, T, D)
+        shape = (batch, seq_len, -1, self.head_dim)
+        query = self.q_proj(hidden_states).view(shape).transpose(1, 2)  # (B, H, T, D)
+        key = self.k_proj(hidden_states).view(shape).transpose(1, 2)
+        value = self.v_proj(hidden_states).view(shape).transpose(1, 2)
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -141,7 +148,7 @@ class CadenzaPerformerAttention(nn.Module):
             is_causal=False,
         )
         attn_output = attn_output.reshape(batch, seq_len, -1)  # (B, T, H, D) -> (B, T, hidden)
-        return self.out_proj(attn_output)
+        return self.o_proj(attn_output)
 
 
 class CadenzaPerformerMLP(nn.Module):
@@ -149,12 +156,12 @@ class CadenzaPerformerMLP(nn.Module):
 
     def __init__(self, config: CadenzaPerformerConfig):
         super().__init__()
-        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.fc_in = nn.Linear(config.hidden_size, config.intermediate_size)
         self.act = ACT2FN[config.hidden_act]
-        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.fc_out = nn.Linear(config.intermediate_size, config.hidden_size)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(hidden_states)))
+        return self.fc_out(self.act(self.fc_in(hidden_states)))
 
 
 class CadenzaPerformerLayer(GradientCheckpointingLayer):
@@ -166,11 +173,86 @@ class CadenzaPerformerLayer(GradientCheckpointingLayer):
         self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.mlp = CadenzaPerformerMLP(config)
         self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         hidden_states = self.attention_norm(hidden_states + self.dropout(self.attention(hidden_states, attention_mask)))
         return self.mlp_norm(hidden_states + self.dropout(self.mlp(hidden_states)))
+
+
+# Parameter names before issue 13 -> today's (the composer's). The fused `qkv_proj` is split in three.
+LEGACY_RENAMES = {".attention.out_proj.": ".attention.o_proj.", ".mlp.fc1.": ".mlp.fc_in.", ".mlp.fc2.": ".mlp.fc_out."}
+
+
+def is_legacy_state_dict(state_dict) -> bool:
+    """Whether `state_dict` (or a list of its keys) uses the performer's names from before issue 13."""
+    return any(".attention.qkv_proj." in key or ".mlp.fc1." in key for key in state_dict)
+
+
+def convert_legacy_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a performer state dict from the pre-issue-13 names to today's.
+
+    `attention.qkv_proj` (rows: query, key, value) becomes `q_proj`, `k_proj` and `v_proj`; `attention.out_proj`
+    becomes `o_proj`; `mlp.fc1`/`mlp.fc2` become `mlp.fc_in`/`mlp.fc_out`. Other keys are kept; a state dict
+    already in today's names comes back unchanged.
+    """
+    out = {}
+    for key, tensor in state_dict.items():
+        if ".attention.qkv_proj." in key:
+            for name, part in zip(("q_proj", "k_proj", "v_proj"), tensor.chunk(3, dim=0)):
+                out[key.replace("qkv_proj", name)] = part.contiguous()
+            continue
+        for old, new in LEGACY_RENAMES.items():
+            key = key.replace(old, new)
+        out[key] = tensor
+    return out
+
+
+def _legacy_weights_file(folder: Path) -> Path | None:
+    """The single safetensors file of a local checkpoint folder when it holds pre-issue-13 names."""
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        return weights if is_legacy_state_dict(list(handle.keys())) else None
+
+
+def convert_legacy_checkpoint(folder, output_dir=None) -> Path:
+    """Rewrite a saved performer's `model.safetensors` in today's parameter names (in place by default).
+
+    `config.json`'s old dropout names are renamed too (the config reads them either way, through its
+    `attribute_map`). Returns the folder written. Raises ValueError if `folder` has no single-file safetensors
+    checkpoint.
+    """
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    folder = Path(folder)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise ValueError(f"{folder}: no model.safetensors to convert")
+    target = Path(output_dir) if output_dir is not None else folder
+    target.mkdir(parents=True, exist_ok=True)
+    if target != folder:
+        for extra in folder.iterdir():
+            if extra.is_file() and extra.name != "model.safetensors":
+                shutil.copy2(extra, target / extra.name)
+    converted = convert_legacy_state_dict(load_file(str(weights)))
+    save_file(converted, str(target / "model.safetensors"), metadata={"format": "pt"})
+    config_file = folder / "config.json"
+    if config_file.is_file():
+        config = json.loads(config_file.read_text())
+        for old, new in (
+            ("hidden_dropout_prob", "hidden_dropout"),
+            ("attention_probs_dropout_prob", "attention_dropout"),
+        ):
+            if old in config:
+                config[new] = config.pop(old)
+        (target / "config.json").write_text(json.dumps(dict(sorted(config.items())), indent=2) + "\n")
+    return target
 
 
 class CadenzaPerformerPreTrainedModel(PreTrainedModel):
@@ -184,6 +266,20 @@ class CadenzaPerformerPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["CadenzaPerformerEmbeddings", "CadenzaPerformerLayer"]
     # The loss is a plain mean over labelled tokens: Trainer must divide it by the accumulation steps itself.
     accepts_loss_kwargs = False
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, also reading a local checkpoint saved with the performer's
+        parameter names from before issue 13 (converted on the fly in a temporary folder; convert it for good
+        with `convert_legacy_checkpoint`)."""
+        folder = Path(str(pretrained_model_name_or_path)) if pretrained_model_name_or_path is not None else None
+        if folder is None or not folder.is_dir() or _legacy_weights_file(folder) is None:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        with tempfile.TemporaryDirectory() as tmp:
+            model = super().from_pretrained(convert_legacy_checkpoint(folder, tmp), *args, **kwargs)
+        model.name_or_path = str(pretrained_model_name_or_path)
+        model.config._name_or_path = str(pretrained_model_name_or_path)
+        return model
 
     def _init_weights(self, module: nn.Module):
         """Normal(0, initializer_range) linears/embeddings, unit LayerNorms, and the sinusoidal table restored.
@@ -502,5 +598,8 @@ __all__ = [
     "CadenzaPerformerForMaskedLM",
     "CadenzaPerformerModel",
     "CadenzaPerformerPreTrainedModel",
+    "convert_legacy_checkpoint",
+    "convert_legacy_state_dict",
+    "is_legacy_state_dict",
     "sinusoidal_position_table",
 ]
