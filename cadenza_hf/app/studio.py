@@ -139,7 +139,7 @@ class Studio:
         return name in inspect.signature(pipe._sanitize_parameters).parameters
 
     # ---- requests -------------------------------------------------------------------
-    def vary(self, midi=None, track=None, start_bar=0, seed=None, **options) -> Batch:
+    def vary(self, midi=None, track=None, start_bar=None, seed=None, **options) -> Batch:
         """Variations of an uploaded idea (a path; None: the built-in example idea)."""
         name, excerpt = self._excerpt(midi, track, start_bar)
         seed = _seed(seed)
@@ -161,7 +161,7 @@ class Studio:
         outputs = [(f"{kind}_idea{i}", f"idea {i}", r["score"], r["midi"]) for i, r in enumerate(results, 1)]
         return self._write("generate", outputs, f"{kind}_ideas", summary)
 
-    def humanize(self, midi=None, track=None, start_bar=0, seed=None, **options) -> Batch:
+    def humanize(self, midi=None, track=None, start_bar=None, seed=None, **options) -> Batch:
         """The performer alone: velocity and microtiming for an uploaded quantized idea."""
         name, excerpt = self._excerpt(midi, track, start_bar)
         seed = _seed(seed)
@@ -171,7 +171,7 @@ class Studio:
         outputs = [(f"{stem}_performed", "performed", result["score"], result["midi"])]
         return self._write("humanize", outputs, f"{stem}_performed", summary, reference=("input", excerpt.score))
 
-    def interpolate(self, midi_a=None, midi_b=None, track=None, start_bar=0, seed=None, **options) -> Batch:
+    def interpolate(self, midi_a=None, midi_b=None, track=None, start_bar=None, seed=None, **options) -> Batch:
         """Ideas along the path from one uploaded idea to another (both ends included)."""
         if midi_b is None:
             raise StudioInputError("interpolation needs two MIDI files (A and B)")
@@ -199,7 +199,7 @@ class Studio:
         else:
             name, source = Path(str(midi)).name, str(midi)
         try:
-            start = int(start_bar or 0)
+            start = None if start_bar is None or start_bar == "" else int(start_bar)
         except (TypeError, ValueError):
             raise StudioInputError(f"start bar must be a whole number, got {start_bar!r}") from None
         try:

@@ -50,7 +50,9 @@ def _midi_upload(label="MIDI idea (.mid); empty: the built-in example idea"):
 
 _WINDOW = [
     Control("track", lambda: gr.Textbox(label="Track (index or name; empty: the busiest)", value="")),
-    Control("start_bar", lambda: gr.Number(label="Start bar", value=0, precision=0, minimum=0)),
+    Control(
+        "start_bar", lambda: gr.Number(label="Start bar (empty: the first bars with notes)", precision=0, minimum=0)
+    ),
 ]
 _SEED = Control("seed", lambda: gr.Number(label="Seed (-1: random)", value=-1, precision=0))
 # The performer's options: they appear once midi-variation / midi-performance accept them.
@@ -101,8 +103,12 @@ def active_controls(studio: Studio, tab: str) -> list[Control]:
     return [c for c in TABS[tab] if c.when_supported is None or studio.accepts(c.when_supported, c.name)]
 
 
-def endpoint(studio: Studio, tab: str, controls: list[Control]) -> Callable:
-    """The function behind a tab's button and its API endpoint (parameters named after the controls)."""
+def endpoint(studio: Studio, tab: str, controls: list[Control], defaults: list | None = None) -> Callable:
+    """The function behind a tab's button and its API endpoint.
+
+    Its parameters are named after the controls, with the controls' initial values as
+    defaults (``defaults``), so an API call may leave out any of them.
+    """
     method = getattr(studio, tab)
 
     def run(*values, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's injection idiom)
@@ -118,7 +124,11 @@ def endpoint(studio: Studio, tab: str, controls: list[Control]) -> Callable:
         summary = "  \n".join([batch.summary, *batch.notes])
         return batch.midi_files, batch.zip, summary, [r.__dict__ for r in batch.results]
 
-    params = [inspect.Parameter(c.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for c in controls]
+    defaults = defaults if defaults is not None else [None] * len(controls)
+    params = [
+        inspect.Parameter(c.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value)
+        for c, value in zip(controls, defaults)
+    ]
     params.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=gr.Progress(track_tqdm=True)))
     run.__signature__ = inspect.Signature(params)
     run.__name__ = tab
@@ -158,7 +168,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                         bundle = gr.File(label="All outputs (zip)", elem_id=f"{tab}-zip")
                 state = gr.State([])
                 button.click(
-                    endpoint(studio, tab, controls),
+                    endpoint(studio, tab, controls, [component.value for component in inputs]),
                     inputs=inputs,
                     outputs=[files, bundle, summary, state],
                     api_name=tab,
