@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, Pipeline
 
-from ..generation.performance import fill_performance_ids
+from ..generation.performance import blend_performance, check_humanize, expressive_families, fill_performance_ids
+from ..hub import defaults
 from ..tokenization.tokenization_pertok import PerTokTokenizer
 from .performers import KIND_ATTRIBUTE, SUBFOLDERS_ATTRIBUTE, check_performer, load_performer, select_performer
 from .saving import mark_pipeline, write_pipeline_code
@@ -73,22 +74,81 @@ class CadenzaPipeline(Pipeline):
 
     # ---- shared steps --------------------------------------------------------------
     def _perform(
-        self, rows, drums: bool, temperature: float, top_p: float, seed: int | None, point_estimate: str = "argmax"
+        self,
+        rows,
+        drums: bool,
+        temperature: float,
+        top_p: float,
+        seed: int | None,
+        point_estimate: str = "argmax",
+        style: str | None = None,
+        steps: int = 1,
+        keep_performance: bool = False,
+        humanize: float | None = None,
     ) -> list[list[int]]:
-        """Fill velocity and microtiming of each id row with the performer for its kind."""
-        performer = select_performer(self.performers, drums)
+        """Fill velocity and microtiming of each id row with the performer for its style (default: its kind).
+
+        ``keep_performance`` keeps what each row already plays expressively (its own velocities
+        unless all equal, its own timing unless all on the grid) and fills only the rest;
+        ``humanize`` in [0, 1] then blends each row's own values with the performed ones.
+        """
+        performer = self.performer_for(drums, style)
         generator = None
         if seed is not None:
             generator = torch.Generator(device=performer.device).manual_seed(seed)
-        return fill_performance_ids(
-            performer,
-            self.tokenizer,
-            rows,
-            temperature=temperature,
-            top_p=top_p,
-            generator=generator,
-            point_estimate=point_estimate,
+        options = dict(
+            temperature=temperature, top_p=top_p, generator=generator, point_estimate=point_estimate, steps=steps
         )
+        if not keep_performance and humanize is None:
+            return fill_performance_ids(performer, self.tokenizer, rows, **options)
+        out = []
+        for row in rows:
+            own = list(row.tolist() if hasattr(row, "tolist") else row)
+            keep = expressive_families(self.tokenizer, own) if keep_performance else ()
+            (full,) = fill_performance_ids(performer, self.tokenizer, [own], keep=keep, **options)
+            if humanize is not None and len(own) == len(full):
+                full = blend_performance(self.tokenizer, own, full, humanize)
+            out.append(full)
+        return out
+
+    @property
+    def styles(self) -> tuple[str, ...]:
+        """The performance styles a call may ask for (``style=``)."""
+        return defaults.STYLE_NAMES
+
+    def performer_for(self, drums: bool, style: str | None = None):
+        """The performer of ``style``, or with no style the pipeline's performer for the track's kind.
+
+        A style is served by a performer of this pipeline whose ``config.performer_style`` names it,
+        else by the style's shipped checkpoint (loaded once).
+        """
+        if style is None:
+            return select_performer(self.performers, drums)
+        defaults.check_style(style)
+        for model in self.performers.values():
+            if getattr(model.config, "performer_style", None) == style:
+                return model
+        folder, kind = defaults.STYLES[style]
+        if defaults.is_default_checkpoint(getattr(self.performers.get(kind), "name_or_path", "") or ""):
+            shipped = Path(self.performers[kind].name_or_path).resolve()
+            if shipped == defaults.checkpoint_root_path(folder):
+                return self.performers[kind]
+        cache = self.__dict__.setdefault("_style_performers", {})
+        if style not in cache:
+            model = load_performer(defaults.style_checkpoint(style))
+            check_performer(model, self.tokenizer)
+            cache[style] = model.to(self.device).eval()
+        return cache[style]
+
+    @staticmethod
+    def _check_performance_options(style=None, humanize=None, steps=None) -> None:
+        """One clear ValueError for a bad style, humanize amount or step count."""
+        if style is not None:
+            defaults.check_style(style)
+        if humanize is not None:
+            check_humanize(humanize)
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
 
     def generation_default(self, name: str, value, fallback):
         """``value`` if given, else the model's ``generation_config.<name>`` if set, else ``fallback``."""

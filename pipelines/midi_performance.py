@@ -33,6 +33,13 @@ class MidiPerformancePipeline(CadenzaPipeline):
     deterministic performance), ``point_estimate`` (what ``temperature=0`` picks per note:
     ``"argmax"``, the most likely value, by default, or ``"median"``, the least expected
     absolute error), ``top_p`` (default 1.0, no truncation) and ``seed``.
+    ``style``: one of ``pipe.styles`` (``"drums"`` Groove, ``"pop"`` POP909, ``"classical"``
+    (n)ASAP, when its checkpoint is installed); default ``"drums"`` for drum tracks and
+    ``"pop"`` for pitched ones. ``steps`` (default 1, the paper's one-shot fill; more:
+    iterative unmasking, for performers trained with a random mask ratio).
+    ``keep_performance=True`` keeps the input's own expressive velocities or timing and
+    fills only the rest; ``humanize`` in [0, 1] blends the input's own values (0) with the
+    performed ones (1).
 
     Returns:
         One dict: ``midi`` (bytes), ``score``, ``composition_ids`` (the input's score
@@ -64,14 +71,25 @@ class MidiPerformancePipeline(CadenzaPipeline):
         seed=None,
         point_estimate=None,
         meter=None,
+        style=None,
+        steps=None,
+        keep_performance=None,
+        humanize=None,
     ):
         pre = {k: v for k, v in dict(track=track, start_bar=start_bar, bars=bars, meter=meter).items() if v is not None}
-        forward = {
-            k: v
-            for k, v in dict(temperature=temperature, top_p=top_p, seed=seed, point_estimate=point_estimate).items()
-            if v is not None
-        }
+        named = dict(
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            point_estimate=point_estimate,
+            style=style,
+            steps=steps,
+            keep_performance=keep_performance,
+            humanize=humanize,
+        )
+        forward = {k: v for k, v in named.items() if v is not None}
         self._check_sampling(temperature, top_p)
+        self._check_performance_options(style, humanize, steps)
         if point_estimate is not None and point_estimate not in POINT_ESTIMATES:
             raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {point_estimate!r}")
         return pre, forward, {}
@@ -91,9 +109,24 @@ class MidiPerformancePipeline(CadenzaPipeline):
         top_p: float = DEFAULT_PERFORMANCE_TOP_P,
         seed: int | None = None,
         point_estimate: str = "argmax",
+        style: str | None = None,
+        steps: int = 1,
+        keep_performance: bool = False,
+        humanize: float | None = None,
     ) -> dict:
         meta = model_inputs["meta"]
-        (full,) = self._perform([model_inputs["ids"]], meta.is_drum, temperature, top_p, seed, point_estimate)
+        (full,) = self._perform(
+            [model_inputs["ids"]],
+            meta.is_drum,
+            temperature,
+            top_p,
+            seed,
+            point_estimate,
+            style=style,
+            steps=steps,
+            keep_performance=keep_performance,
+            humanize=humanize,
+        )
         comp = self.tokenizer.composition_ids(model_inputs["ids"])
         options = {
             "mode": "perform",
@@ -103,6 +136,10 @@ class MidiPerformancePipeline(CadenzaPipeline):
             "top_p": top_p,
             "seed": seed,
             "point_estimate": point_estimate,
+            "style": style or defaults.default_style(meta.is_drum),
+            "steps": steps,
+            "keep_performance": keep_performance,
+            "humanize": humanize,
         }
         return {"composition_ids": comp, "full": full, "meta": meta, "options": options}
 

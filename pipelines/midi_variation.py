@@ -54,6 +54,8 @@ class MidiVariationPipeline(CadenzaPipeline):
     - ``performance_temperature`` (default 1.0; 0 is the most likely performance) and
       ``performance_top_p`` (default 1.0, no truncation): performer sampling.
     - ``seed``: the same seed gives the same outputs, byte for byte.
+    - ``style``: the performer's style (``pipe.styles``: drums, pop, classical); default
+      drums for drum tracks and pop for pitched ones.
     - ``kind``: ``"drums"``, ``"melody"`` or ``"polyphonic"``. New ideas default to
       polyphonic; variations default to the input's kind.
     - ``keep_bars`` (variations): bar numbers of the idea, counted from 1 within the window, that
@@ -121,6 +123,7 @@ class MidiVariationPipeline(CadenzaPipeline):
         progress_bar=None,
         keep_bars=None,
         meter=None,
+        style=None,
     ):
         pre = {
             k: v
@@ -150,10 +153,12 @@ class MidiVariationPipeline(CadenzaPipeline):
                 max_new_tokens=max_new_tokens,
                 progress_bar=progress_bar,
                 keep_bars=keep_bars,
+                style=style,
             ).items()
             if v is not None
         }
         self._check_forward(forward)
+        self._check_performance_options(style=style)
         return pre, forward, {}
 
     @classmethod
@@ -234,6 +239,7 @@ class MidiVariationPipeline(CadenzaPipeline):
         max_new_tokens: int | None = None,
         progress_bar: bool = False,
         keep_bars=(),
+        style: str | None = None,
     ) -> dict:
         meta, kind, mode = model_inputs["meta"], model_inputs["kind"], model_inputs["mode"]
         # Unset sampling options come from the composer's generation_config.json (their one owner), else from
@@ -278,7 +284,7 @@ class MidiVariationPipeline(CadenzaPipeline):
                 streamer,
                 keep_bars=sorted(b - 1 for b in set(keep_bars)),
             )
-        full = self._perform(rows, meta.is_drum, performance_temperature, performance_top_p, seed)
+        full = self._perform(rows, meta.is_drum, performance_temperature, performance_top_p, seed, style=style)
         settings = {
             "mode": mode,
             "kind": kind,

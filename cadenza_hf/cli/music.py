@@ -247,6 +247,10 @@ def cmd_perform(args) -> int:
 
     out = output_file(args.output)
     check_range("--temperature", args.temperature, 0)
+    if args.humanize is not None and not 0 <= args.humanize <= 1:  # NaN too
+        raise CommandError(f"--humanize must be in [0, 1], got {args.humanize}")
+    if args.steps < 1:
+        raise CommandError(f"--steps must be >= 1, got {args.steps}")
     if args.bars < 1:
         raise CommandError(f"--bars must be >= 1, got {args.bars}")
     excerpt = _preflight(args.input, args)
@@ -261,6 +265,10 @@ def cmd_perform(args) -> int:
         temperature=args.temperature,
         point_estimate=args.point_estimate,
         seed=seed,
+        style=args.style,
+        steps=args.steps,
+        keep_performance=args.keep_performance or None,
+        humanize=args.humanize,
     )
     try:
         atomic_write_bytes(out, result["midi"])

@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --temperature 0: the most likely velocity/offset per note (argmax, default) or the "
         "median, the least expected absolute error",
     )
+    _add_style_arg(p)
+    p.add_argument("--steps", type=int, default=1, help="performer passes: 1 one-shot (default), more iterative")
+    p.add_argument(
+        "--keep-performance",
+        action="store_true",
+        help="keep the input's own expressive velocities or timing and fill only the rest",
+    )
+    p.add_argument(
+        "--humanize", type=float, default=None, help="0..1: blend the input's own values (0) with the performed (1)"
+    )
 
     p = sub.add_parser("interpolate", help="write ideas along the path from one idea to another")
     p.add_argument("input", help="MIDI file of the first idea")
@@ -162,6 +172,17 @@ def _add_model_args(p: argparse.ArgumentParser, composer: bool) -> None:
 def _add_audio_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--audio", action="store_true", help='also write a WAV beside each MIDI file (pip install "cadenza_hf[audio]")'
+    )
+
+
+def _add_style_arg(p) -> None:
+    from ..hub.defaults import STYLE_NAMES
+
+    p.add_argument(
+        "--style",
+        choices=list(STYLE_NAMES),
+        default=None,
+        help=f"performance style: {', '.join(STYLE_NAMES)} (default drums for drum tracks, pop for pitched)",
     )
 
 

@@ -24,6 +24,7 @@ def fill_performance_ids(
     point_estimate: str = "argmax",
     steps: int = 1,
     order: str = "confidence",
+    keep: tuple[str, ...] | list = (),
 ) -> list[list[int]]:
     """Predict velocity and microtiming for each id sequence; return full PerTok ids.
 
@@ -32,21 +33,81 @@ def fill_performance_ids(
     ``point_estimate`` (``"argmax"`` or ``"median"``) is what ``temperature == 0`` picks;
     see ``CadenzaPerformerForMaskedLM.fill_performance``. ``steps`` > 1 decodes by
     iterative unmasking in ``order`` (``"confidence"`` or ``"sequence"``); 1 is the
-    paper's one-shot fill of a 100%-masked input.
+    paper's one-shot fill of a 100%-masked input. ``keep`` names the families
+    (``"velocity"``, ``"microtiming"``) whose tokens in full input ids are kept as the
+    user played them (only the other slots are predicted, reading the kept ones).
     """
+    unknown = set(keep) - set(PERFORMANCE_FAMILIES)
+    if unknown:
+        raise ValueError(f"keep holds {sorted(unknown)}; choose among {PERFORMANCE_FAMILIES}")
     out: list[list[int]] = []
     for start in range(0, len(sequences), batch_size):
-        chunk = [_with_slots(tokenizer, s) for s in sequences[start : start + batch_size]]
+        chunk = [_with_slots(tokenizer, s, keep) for s in sequences[start : start + batch_size]]
         out.extend(
             _fill_batch(performer, tokenizer, chunk, temperature, top_p, generator, point_estimate, steps, order)
         )
     return out
 
 
-def _with_slots(tokenizer, ids) -> list[int]:
+PERFORMANCE_FAMILIES = ("velocity", "microtiming")
+
+
+def _with_slots(tokenizer, ids, keep=()) -> list[int]:
     ids = list(ids.tolist() if hasattr(ids, "tolist") else ids)
     masked = tokenizer.mask_performance(ids)
-    return masked if tokenizer.mask_token_id in masked else tokenizer.add_performance_slots(masked)
+    if tokenizer.mask_token_id not in masked:
+        return tokenizer.add_performance_slots(masked)
+    if keep:
+        kept = {f: set(getattr(tokenizer, f"{f}_ids")) for f in keep}
+        masked = [i if any(i in family for family in kept.values()) else m for i, m in zip(ids, masked)]
+    return masked
+
+
+def expressive_families(tokenizer, ids) -> tuple[str, ...]:
+    """Which performance families full ``ids`` play expressively: ``"velocity"`` unless every
+    note has one velocity, ``"microtiming"`` unless every note sits on the grid."""
+    ids = list(ids.tolist() if hasattr(ids, "tolist") else ids)
+    velocities = {i for i in ids if i in set(tokenizer.velocity_ids)}
+    zero = tokenizer.microtiming_ids[tokenizer.microtiming_tick_values.index(0)] if tokenizer.microtiming_ids else None
+    offsets = {i for i in ids if i in set(tokenizer.microtiming_ids)}
+    out = []
+    if len(velocities) > 1:
+        out.append("velocity")
+    if offsets - {zero}:
+        out.append("microtiming")
+    return tuple(out)
+
+
+def check_humanize(amount) -> float:
+    """``amount`` as a float in [0, 1]; ValueError naming the value otherwise (NaN, bool, text included)."""
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0.0 <= float(amount) <= 1.0:
+        raise ValueError(f"humanize must be a number in [0, 1], got {amount!r}")
+    return float(amount)
+
+
+def blend_performance(tokenizer, original_ids, performed_ids, amount: float) -> list[int]:
+    """Mix two performances of the same notes: each velocity and microtiming becomes
+    ``(1 - amount) * original + amount * performed``, snapped to the nearest token.
+
+    ``amount`` 0 keeps ``original_ids``, 1 gives ``performed_ids`` (a producer's
+    "humanize" knob). Both must be full ids with their slots at the same positions.
+    """
+    amount = check_humanize(amount)
+    original, performed = list(original_ids), list(performed_ids)
+    if len(original) != len(performed):
+        raise ValueError(f"the two performances differ in length ({len(original)} vs {len(performed)} ids)")
+    vocab = tokenizer.ids_to_tokens
+    families = []
+    for ids in (tokenizer.velocity_ids, tokenizer.microtiming_ids):
+        values = [int(vocab[i].rsplit("_", 1)[1]) for i in ids]
+        families.append((dict(zip(ids, values)), ids, values))
+    out = list(performed)
+    for k, (a, b) in enumerate(zip(original, performed)):
+        for value_of, ids, values in families:
+            if a in value_of and b in value_of:
+                target = (1 - amount) * value_of[a] + amount * value_of[b]
+                out[k] = ids[min(range(len(values)), key=lambda n: abs(values[n] - target))]
+    return out
 
 
 @torch.no_grad()
@@ -63,8 +124,9 @@ def _fill_batch(
         ids[row, : len(seq)] = torch.tensor(seq)
         attention[row, : len(seq)] = 1
         v, m = tokenizer.performance_slots(seq)
-        vel[row, : len(seq)] = torch.tensor(v)
-        micro[row, : len(seq)] = torch.tensor(m)
+        open_slot = torch.tensor(seq) == tokenizer.mask_token_id  # kept performance tokens are read, not re-predicted
+        vel[row, : len(seq)] = torch.tensor(v) & open_slot
+        micro[row, : len(seq)] = torch.tensor(m) & open_slot
     filled = performer.fill_performance(
         ids.to(device),
         attention.to(device),
@@ -122,4 +184,11 @@ def perform(
     return tokenizer.decode_midi(full, reference), full
 
 
-__all__ = ["fill_performance_ids", "perform"]
+__all__ = [
+    "PERFORMANCE_FAMILIES",
+    "blend_performance",
+    "check_humanize",
+    "expressive_families",
+    "fill_performance_ids",
+    "perform",
+]

@@ -28,6 +28,43 @@ PERFORMER_PITCHED = "performer-pitched"
 CHECKPOINT_NAMES = (COMPOSER, PERFORMER_DRUMS, PERFORMER_PITCHED)
 # performer kind -> checkpoint folder
 PERFORMER_FOLDERS = {"drums": PERFORMER_DRUMS, "pitched": PERFORMER_PITCHED}
+# Performance styles (issue 16), the one place that maps them: style -> (checkpoint folder, kind of track).
+# A style whose folder is not shipped (classical: trained on ASAP, not yet packaged) says so when asked for.
+PERFORMER_CLASSICAL = "performer-classical"
+STYLES = {
+    "drums": (PERFORMER_DRUMS, "drums"),  # Groove MIDI Dataset
+    "pop": (PERFORMER_PITCHED, "pitched"),  # POP909 piano
+    "classical": (PERFORMER_CLASSICAL, "pitched"),  # (n)ASAP classical piano, CC BY-NC-SA 4.0
+}
+STYLE_NAMES = tuple(STYLES)
+
+
+def default_style(drums: bool) -> str:
+    """The style a track gets when none is asked for: ``drums`` for drum tracks, ``pop`` for pitched ones."""
+    return "drums" if drums else "pop"
+
+
+def check_style(style) -> str:
+    """``style`` if it is one of :data:`STYLE_NAMES`; ValueError listing them otherwise."""
+    if style not in STYLES:
+        raise ValueError(f"unknown performance style {style!r}; choose one of {', '.join(STYLE_NAMES)}")
+    return style
+
+
+def checkpoint_root_path(folder: str) -> Path:
+    """``folder`` under :func:`checkpoints_root`, resolved."""
+    return (checkpoints_root() / folder).resolve()
+
+
+def style_checkpoint(style: str) -> Path:
+    """The checkpoint folder of a style; FileNotFoundError saying so when this installation lacks it."""
+    folder = checkpoints_root() / STYLES[check_style(style)][0]
+    if not ((folder / "config.json").is_file() and any(folder.glob("model*.safetensors"))):
+        raise FileNotFoundError(
+            f"no {style} performer at {folder}: this installation ships no trained {style} style; pass a "
+            f"performer explicitly, or set {ENV_VAR} to a folder holding {STYLES[style][0]}/"
+        )
+    return folder
 
 
 def checkpoints_root() -> Path:
@@ -85,11 +122,18 @@ __all__ = [
     "PACKAGED_ROOT",
     "PERFORMER_DRUMS",
     "PERFORMER_FOLDERS",
+    "PERFORMER_CLASSICAL",
     "PERFORMER_PITCHED",
+    "STYLES",
+    "STYLE_NAMES",
     "checkpoint_dir",
     "checkpoint_path",
+    "check_style",
+    "checkpoint_root_path",
     "checkpoints_root",
+    "default_style",
     "default_performers",
     "has_checkpoint",
     "is_default_checkpoint",
+    "style_checkpoint",
 ]
