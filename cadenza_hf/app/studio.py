@@ -138,6 +138,10 @@ class Studio:
         pipe = self.variation if task == "variation" else self.performance
         return name in inspect.signature(pipe._sanitize_parameters).parameters
 
+    def styles(self) -> list[str]:
+        """The performer styles the pipelines offer (``pipe.styles``; none before they have any)."""
+        return list(getattr(self.performance, "styles", None) or getattr(self.variation, "styles", None) or ())
+
     # ---- requests -------------------------------------------------------------------
     def vary(self, midi=None, track=None, start_bar=None, seed=None, **options) -> Batch:
         """Variations of an uploaded idea (a path; None: the built-in example idea)."""
@@ -231,7 +235,7 @@ class Studio:
                 return pipe(inputs, **options)
             except MidiInputError as err:
                 raise StudioInputError(str(err)) from None
-            except (ValueError, TypeError) as err:  # an option the pipeline refuses
+            except (ValueError, TypeError, OSError) as err:  # an option refused, or a model it names missing
                 raise StudioInputError(_first_line(err)) from None
 
     def _request_folder(self, mode: str) -> Path:

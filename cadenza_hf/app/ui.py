@@ -32,7 +32,8 @@ MODELS = "models"  # one concurrency group: one request at a time on the models
 
 @dataclass(frozen=True)
 class Control:
-    """One input of a tab: the keyword it is passed as, and how to build its component.
+    """One input of a tab: the keyword it is passed as, and how to build its component
+    (``make()``, or ``make(studio)`` for a control whose choices come from the models).
 
     ``when_supported``: ``"variation"`` or ``"performance"``: show the control only when
     that pipeline accepts the keyword. ``none_if``: a value that means "leave it out".
@@ -56,7 +57,11 @@ _WINDOW = [
 ]
 _SEED = Control("seed", lambda: gr.Number(label="Seed (-1: random)", value=-1, precision=0))
 # The performer's options: they appear once midi-variation / midi-performance accept them.
-_STYLE = Control("style", lambda: gr.Textbox(label="Performer style", value=""), none_if="")
+_STYLE = Control(
+    "style",
+    lambda studio: gr.Dropdown(["auto", *studio.styles()], value="auto", label="Performer style"),
+    none_if="auto",
+)
 _HUMANIZE = Control("humanize", lambda: gr.Slider(0, 1, value=1.0, step=0.05, label="Humanize amount"))
 
 TABS = {
@@ -96,6 +101,11 @@ TABS = {
 }
 BUTTONS = {"vary": "Vary", "generate": "Generate", "humanize": "Humanize", "interpolate": "Interpolate"}
 _INTEGERS = {"num_variations", "steps", "start_bar"}
+
+
+def _make(control: Control, studio: Studio) -> gr.Component:
+    """The control's component; a ``make`` that takes an argument gets the studio (e.g. for choices)."""
+    return control.make(studio) if inspect.signature(control.make).parameters else control.make()
 
 
 def active_controls(studio: Studio, tab: str) -> list[Control]:
@@ -160,7 +170,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             with gr.Tab(BUTTONS[tab], id=tab):
                 with gr.Row():
                     with gr.Column():
-                        inputs = [control.make() for control in controls]
+                        inputs = [_make(control, studio) for control in controls]
                         button = gr.Button(BUTTONS[tab], variant="primary", elem_id=f"{tab}-button")
                     with gr.Column():
                         summary = gr.Markdown(elem_id=f"{tab}-summary")
