@@ -21,9 +21,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tempfile
 from pathlib import Path
 
 from transformers import AutoModelForMaskedLM, PreTrainedModel
+
+from ..hub.legacy import convert_legacy_checkpoint, is_legacy_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,13 @@ def load_performer(spec, **from_pretrained_kwargs) -> PreTrainedModel:
         raise TypeError(f"a performer must be a model, a folder or a Hub id, got {type(spec).__name__}")
     if not Path(spec).exists() and not _HUB_ID.match(str(spec)):
         raise ValueError(f"performer folder {spec} does not exist")
+    if Path(spec).is_dir() and is_legacy_checkpoint(spec):  # saved by cadenza_hf 0.1: convert a copy
+        with tempfile.TemporaryDirectory() as tmp:
+            model = AutoModelForMaskedLM.from_pretrained(
+                str(convert_legacy_checkpoint(spec, tmp)), **from_pretrained_kwargs
+            )
+        model.name_or_path = model.config._name_or_path = str(spec)
+        return model
     return AutoModelForMaskedLM.from_pretrained(str(spec), **from_pretrained_kwargs)
 
 

@@ -568,7 +568,9 @@ def _legacy_state_dict(model) -> dict:
 def test_legacy_checkpoints_convert_and_load(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from cadenza_hf.modeling.performer import convert_legacy_checkpoint, convert_legacy_state_dict
+    from cadenza_hf.hub.legacy import convert_legacy_checkpoint, is_legacy_checkpoint
+    from cadenza_hf.modeling.performer import convert_legacy_state_dict
+    from cadenza_hf.pipelines.performers import load_performer
 
     model = tiny_model(seed=3)
     ids, *_ = performance_batch()
@@ -586,10 +588,14 @@ def test_legacy_checkpoints_convert_and_load(tmp_path):
     config["hidden_dropout_prob"], config["attention_probs_dropout_prob"] = config.pop("hidden_dropout"), 0.0
     config.pop("attention_dropout")
     (old / "config.json").write_text(json.dumps(config))
-    loaded = CadenzaPerformerForMaskedLM.from_pretrained(old).eval()  # converted on the fly
+    assert is_legacy_checkpoint(old)
+    with pytest.raises(ValueError, match="convert_legacy_checkpoint"):  # never a half-random model
+        CadenzaPerformerForMaskedLM.from_pretrained(old)
+    loaded = load_performer(old).eval()  # the pipelines' loader converts a copy on the fly
     assert loaded.name_or_path == str(old)
     torch.testing.assert_close(loaded(ids).logits, expected)
     new = convert_legacy_checkpoint(old, tmp_path / "new")
+    assert not is_legacy_checkpoint(new)
     assert "hidden_dropout" in json.loads((new / "config.json").read_text())
     assert not any("qkv_proj" in k for k in load_file(str(new / "model.safetensors")))
     torch.testing.assert_close(CadenzaPerformerForMaskedLM.from_pretrained(new).eval()(ids).logits, expected)

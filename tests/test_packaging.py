@@ -78,7 +78,7 @@ LAYERS = {
     "tokenization": {"utils"},
     "modeling": set(),
     "generation": {"utils", "tokenization"},
-    "hub": {"utils"},
+    "hub": {"utils", "modeling"},  # modeling only inside functions (legacy checkpoint conversion)
     "preview": {"utils", "tokenization"},
     "pipelines": {"utils", "tokenization", "modeling", "generation", "hub", "preview"},
     "data": {"utils", "tokenization"},

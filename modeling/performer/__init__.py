@@ -12,7 +12,6 @@ _LAZY = {
     "CadenzaPerformerConfig": "configuration_performer",
     "POINT_ESTIMATES": "modeling_performer",
     "UNMASK_ORDERS": "modeling_performer",
-    "convert_legacy_checkpoint": "modeling_performer",
     "convert_legacy_state_dict": "modeling_performer",
     "CadenzaPerformerForMaskedLM": "modeling_performer",
     "CadenzaPerformerModel": "modeling_performer",
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
         CadenzaPerformerForMaskedLM,
         CadenzaPerformerModel,
         CadenzaPerformerPreTrainedModel,
-        convert_legacy_checkpoint,
         convert_legacy_state_dict,
         sinusoidal_position_table,
     )
@@ -50,7 +48,6 @@ __all__ = [
     "PERFORMER_PRESETS",
     "POINT_ESTIMATES",
     "UNMASK_ORDERS",
-    "convert_legacy_checkpoint",
     "convert_legacy_state_dict",
     "sinusoidal_position_table",
 ]

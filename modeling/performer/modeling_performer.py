@@ -8,10 +8,7 @@ embedding. The training loss is cross-entropy on the masked (labelled) positions
 """
 
 import math
-import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -208,53 +205,6 @@ def convert_legacy_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, 
     return out
 
 
-def _legacy_weights_file(folder: Path) -> Path | None:
-    """The single safetensors file of a local checkpoint folder when it holds pre-issue-13 names."""
-    weights = folder / "model.safetensors"
-    if not weights.is_file():
-        return None
-    from safetensors import safe_open
-
-    with safe_open(str(weights), framework="pt") as handle:
-        return weights if is_legacy_state_dict(list(handle.keys())) else None
-
-
-def convert_legacy_checkpoint(folder, output_dir=None) -> Path:
-    """Rewrite a saved performer's `model.safetensors` in today's parameter names (in place by default).
-
-    `config.json`'s old dropout names are renamed too (the config reads them either way, through its
-    `attribute_map`). Returns the folder written. Raises ValueError if `folder` has no single-file safetensors
-    checkpoint.
-    """
-    import json
-
-    from safetensors.torch import load_file, save_file
-
-    folder = Path(folder)
-    weights = folder / "model.safetensors"
-    if not weights.is_file():
-        raise ValueError(f"{folder}: no model.safetensors to convert")
-    target = Path(output_dir) if output_dir is not None else folder
-    target.mkdir(parents=True, exist_ok=True)
-    if target != folder:
-        for extra in folder.iterdir():
-            if extra.is_file() and extra.name != "model.safetensors":
-                shutil.copy2(extra, target / extra.name)
-    converted = convert_legacy_state_dict(load_file(str(weights)))
-    save_file(converted, str(target / "model.safetensors"), metadata={"format": "pt"})
-    config_file = folder / "config.json"
-    if config_file.is_file():
-        config = json.loads(config_file.read_text())
-        for old, new in (
-            ("hidden_dropout_prob", "hidden_dropout"),
-            ("attention_probs_dropout_prob", "attention_dropout"),
-        ):
-            if old in config:
-                config[new] = config.pop(old)
-        (target / "config.json").write_text(json.dumps(dict(sorted(config.items())), indent=2) + "\n")
-    return target
-
-
 class CadenzaPerformerPreTrainedModel(PreTrainedModel):
     """Shared weight initialisation and flags of the performer models."""
 
@@ -269,17 +219,21 @@ class CadenzaPerformerPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, also reading a local checkpoint saved with the performer's
-        parameter names from before issue 13 (converted on the fly in a temporary folder; convert it for good
-        with `convert_legacy_checkpoint`)."""
-        folder = Path(str(pretrained_model_name_or_path)) if pretrained_model_name_or_path is not None else None
-        if folder is None or not folder.is_dir() or _legacy_weights_file(folder) is None:
-            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        with tempfile.TemporaryDirectory() as tmp:
-            model = super().from_pretrained(convert_legacy_checkpoint(folder, tmp), *args, **kwargs)
-        model.name_or_path = str(pretrained_model_name_or_path)
-        model.config._name_or_path = str(pretrained_model_name_or_path)
-        return model
+        """`PreTrainedModel.from_pretrained`, refusing a checkpoint saved with the performer's parameter names from
+        before issue 13 (fused `qkv_proj`, `fc1`/`fc2`) instead of returning a half-random model.
+
+        Such a folder is converted once with `cadenza_hf.hub.legacy.convert_legacy_checkpoint(folder)`; the pipelines and
+        the command line do that on the fly.
+        """
+        wants_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs)
+        if is_legacy_state_dict(info.get("unexpected_keys", ())):
+            raise ValueError(
+                f"{pretrained_model_name_or_path}: performer saved with the parameter names of cadenza_hf 0.1 "
+                "(attention.qkv_proj, mlp.fc1/fc2); convert it once with "
+                "cadenza_hf.hub.legacy.convert_legacy_checkpoint(folder)"
+            )
+        return (model, info) if wants_info else model
 
     def _init_weights(self, module: nn.Module):
         """Normal(0, initializer_range) linears/embeddings, unit LayerNorms, and the sinusoidal table restored.
@@ -598,7 +552,6 @@ __all__ = [
     "CadenzaPerformerForMaskedLM",
     "CadenzaPerformerModel",
     "CadenzaPerformerPreTrainedModel",
-    "convert_legacy_checkpoint",
     "convert_legacy_state_dict",
     "is_legacy_state_dict",
     "sinusoidal_position_table",
