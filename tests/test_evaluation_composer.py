@@ -236,12 +236,19 @@ def test_checks_logic():
         "onset": "PASS",
         "duration": "PASS",
         "absolute": "PASS",
+        "rhythm_kept (melody)": "not measured",
+        "rhythm_kept (polyphonic)": "not measured",
     }
     rows[1]["absolute"] = 45.0  # too close to the input at the default strength
-    rows[0]["absolute"] = 55.0
-    results = [c["result"] for c in evaluate.target_checks(rows, 0.5)]
-    assert results == ["PASS", "PASS", "PASS", "FAIL", "FAIL"]
-    assert [c["result"] for c in evaluate.target_checks(rows[2:], 0.5)] == ["not measured"] * 5
+    rows[0]["absolute"] = 49.0  # strength 0 must reach 50
+    kinds = {(0.5, "melody"): {"rhythm_kept": 0.2}, (0.5, "polyphonic"): {"rhythm_kept": 0.1}}
+    results = [c["result"] for c in evaluate.target_checks(rows, 0.5, kinds)]
+    assert results == ["PASS", "PASS", "PASS", "FAIL", "FAIL", "PASS", "FAIL"]
+    assert [c["metric"] for c in evaluate.target_checks(rows, 0.5, kinds)][-2:] == [
+        "rhythm_kept (melody)",
+        "rhythm_kept (polyphonic)",
+    ]
+    assert [c["result"] for c in evaluate.target_checks(rows[2:], 0.5)] == ["not measured"] * 7
 
 
 # ---- the benchmark script ---------------------------------------------------------------
