@@ -294,3 +294,16 @@ def test_accelerate_launch_trains_on_two_processes(tiny_dataset, tmp_path):
         assert record["world_size"] == 2 and record["global_step"] == 2
         assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2"]
         assert (out / "model.safetensors").is_file()
+
+
+def test_config_accepts_preset_names_and_the_pre_0_2_preset_paths(tmp_path):
+    from cadenza_hf.training.trainer import CONFIGS, config_path
+
+    assert config_path("composer_small") == CONFIGS / "composer_small.json"
+    # the cards' recorded commands quote the presets where they lived before 0.2
+    assert config_path("scripts/configs/performer_small.json") == CONFIGS / "performer_small.json"
+    own = tmp_path / "composer_small.json"
+    own.write_text("{}")
+    assert config_path(str(own)) == own  # a user's own file wins over the preset of the same name
+    with pytest.raises(FileNotFoundError, match="not a shipped preset"):
+        config_path("scripts/configs/no_such_preset.json")

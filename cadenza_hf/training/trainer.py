@@ -157,12 +157,17 @@ def shipped_configs() -> list[str]:
 
 
 def config_path(value: str) -> Path:
-    """``--config`` value: a JSON file, or the name of a shipped preset (``composer_small``)."""
+    """``--config`` value: a JSON file, or the name of a shipped preset (``composer_small``).
+
+    A path that no longer exists but names a preset's file (``scripts/configs/composer_small.json``, where the
+    presets lived before 0.2 and as the shipped cards' recorded commands quote them) reads that preset.
+    """
     path = Path(value)
     if path.is_file():
         return path
-    if (CONFIGS / f"{value}.json").is_file():
-        return CONFIGS / f"{value}.json"
+    for name in (value, path.stem if path.suffix == ".json" else None):
+        if name and (CONFIGS / f"{name}.json").is_file():
+            return CONFIGS / f"{name}.json"
     raise FileNotFoundError(
         f"--config {value}: no such file, and not a shipped preset ({', '.join(shipped_configs())})"
     )
