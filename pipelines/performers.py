@@ -10,7 +10,7 @@ A performer's kind is read, in order, from:
 1. ``config.performer_kind`` (``"drums"``, ``"pitched"`` or ``"any"``), written by
    the project's packaging script (``package_checkpoints.py`` in the repository) and by the pipelines' ``save_pretrained``;
 2. the ``training_record.json`` next to its weights (a training run's output folder):
-   ``data.kinds`` or ``data.collections`` (``groove`` is drums, ``pop909`` pitched);
+   ``data.kinds`` or ``data.collections`` (``groove`` is drums, ``pop909`` and ``asap`` pitched);
 3. otherwise ``"any"``: used for whatever no performer of the right kind covers.
 
 Performers can also be named explicitly: ``performer={"drums": p1, "pitched": p2}``.
@@ -35,7 +35,7 @@ KIND_ATTRIBUTE = "performer_kind"
 # On a saved pipeline's composer config: {kind: subfolder} of the performers saved with it.
 SUBFOLDERS_ATTRIBUTE = "cadenza_performers"
 _DRUM_COLLECTIONS = {"groove"}
-_PITCHED_COLLECTIONS = {"pop909"}
+_PITCHED_COLLECTIONS = {"pop909", "asap"}
 
 
 def performer_kind(model: PreTrainedModel) -> str:

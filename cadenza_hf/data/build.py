@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..tokenization.excerpt import count_bars
-from ..tokenization.grammar import Kind
 from ..tokenization.kinds import PART_KINDS, part_kind
 from ..tokenization.midi_io import MidiInputError
 from .sources import SPLITS, SourceFile, discover, load_source, split_of
@@ -131,9 +130,9 @@ def _transposed(excerpt, semitones: int, tokenizer):
 
 def file_rows(source: SourceFile, tokenizer, options: BuildOptions) -> tuple[list[dict], Counter]:
     """Every excerpt row of one file, and the windows skipped with their reasons."""
-    score = load_source(source, tokenizer.ticks_per_quarter, options.align_onsets)
-    split = split_of(source)
     rows, skipped = [], Counter()
+    score = load_source(source, tokenizer.ticks_per_quarter, options.align_onsets, skipped)
+    split = split_of(source)
     for index, track in enumerate(score.tracks):
         if len(track.notes) == 0:
             continue
@@ -176,7 +175,7 @@ def _excerpt_row(source, split, index, bar, shift, excerpt, tokenizer, options, 
         program=meta.program,
         kind=excerpt_kind(tokenizer, ids),
         bar=bar,
-        time_signature="%d/%d" % meta.time_signature,
+        time_signature="{}/{}".format(*meta.time_signature),
         tempo=float(meta.tempos[0][1]),
         note_count=excerpt.score.note_num() - meta.dropped_notes,
         transpose=shift,

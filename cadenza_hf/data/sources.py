@@ -9,6 +9,12 @@ are taken from its own time signatures, anchored at tick 0:
 - **Groove MIDI Dataset** (an ``info.csv`` with ``midi_filename`` and ``split`` columns
   at the collection root): aligned at tick 0 with a time signature; its published split
   is kept.
+- **(n)ASAP** (a ``metadata.csv`` with ``midi_performance`` and ``performance_annotations``
+  columns at the collection root; collection ``asap``): each listed performance re-timed on
+  its annotated beats (:func:`~cadenza_hf.tokenization.alignment.load_asap_performance`),
+  split by piece (the ``folder`` column) so that every performance of a piece lands in
+  the same split. The collection's other MIDI files (``midi_score.mid``, performances
+  without annotations) are not read.
 - **music21 corpus** (``music21:<composer or path>``, e.g. ``music21:bach``): quantized
   scores that any machine can install, converted to MIDI through music21.
 """
@@ -18,12 +24,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import symusic
 
-from ..tokenization.alignment import align_by_onsets, load_pop909_song
+from ..tokenization.alignment import align_by_onsets, load_asap_performance, load_pop909_song
 from ..tokenization.midi_io import MidiInputError, read_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -38,7 +45,7 @@ class SourceFile:
     name: str
     collection: str = "midi"
     split: str | None = None
-    extra: str = "{}"  # JSON: per-collection metadata (e.g. POP909 meter)
+    extra: str = "{}"  # JSON: per-collection metadata (POP909 meter; ASAP piece and annotations)
 
     def to_dict(self) -> dict:
         return {
@@ -55,10 +62,12 @@ class SourceFile:
 
 
 def split_of(source: SourceFile, fractions=(0.8, 0.1)) -> str:
-    """Deterministic split by source name (published split first): train/validation/test."""
+    """Deterministic split (published split first): train/validation/test, from a hash of the
+    source's ``piece`` (ASAP: all performances of a piece together) or of its name."""
     if source.split:
         return source.split
-    u = int.from_bytes(hashlib.sha1(source.name.encode()).digest()[:8], "big") / 2**64
+    key = json.loads(source.extra or "{}").get("piece") or source.name
+    u = int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
     if u < fractions[0]:
         return "train"
     return "validation" if u < fractions[0] + fractions[1] else "test"
@@ -69,9 +78,10 @@ def _read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _collection_tables(root: Path) -> tuple[dict, dict]:
-    """POP909 ``index.csv`` rows by song id and Groove ``info.csv`` rows by file, if present."""
-    pop, groove = {}, {}
+def _collection_tables(root: Path) -> tuple[dict, dict, dict]:
+    """POP909 ``index.csv`` rows by song id, Groove ``info.csv`` rows by file and ASAP
+    ``metadata.csv`` rows by performance file, if present."""
+    pop, groove, asap = {}, {}, {}
     index = root / "index.csv"
     if index.is_file():
         rows = _read_csv(index)
@@ -82,16 +92,27 @@ def _collection_tables(root: Path) -> tuple[dict, dict]:
         rows = _read_csv(info)
         if rows and "midi_filename" in rows[0] and "split" in rows[0]:
             groove = {r["midi_filename"]: r for r in rows}
-    return pop, groove
+    meta = root / "metadata.csv"
+    if meta.is_file():
+        rows = _read_csv(meta)
+        if rows and {"folder", "midi_performance", "performance_annotations"} <= rows[0].keys():
+            asap = {Path(r["midi_performance"]).as_posix(): r for r in rows}
+    return pop, groove, asap
 
 
-def _classify(path: Path, root: Path, tables) -> SourceFile:
-    """Name and collection of one file; the nearest ``index.csv``/``info.csv`` above it
-    (up to ``root``) tells which collection it belongs to."""
+def _asap_source(path: Path, name: str, piece: str, annotations: Path) -> SourceFile:
+    extra = {"piece": f"asap/{piece}", "annotations": str(annotations)}
+    return SourceFile(str(path), name, "asap", None, json.dumps(extra))
+
+
+def _classify(path: Path, root: Path, tables) -> SourceFile | None:
+    """Name and collection of one file (None: a file of a collection that is not read);
+    the nearest ``index.csv``/``info.csv``/``metadata.csv`` above it (up to ``root``)
+    tells which collection it belongs to."""
     rel = path.relative_to(root).as_posix() if root in path.parents else path.name
     name = f"{root.name}/{rel}"
     for folder in [p for p in path.parents if p == root or root in p.parents]:
-        pop, groove = tables(folder)
+        pop, groove, asap = tables(folder)
         beat_file = path.parent / "beat_midi.txt"
         if pop and beat_file.is_file() and path.stem == path.parent.name:
             row = pop.get(path.stem, {})
@@ -103,8 +124,24 @@ def _classify(path: Path, root: Path, tables) -> SourceFile:
             split = row["split"] if row["split"] in SPLITS else None
             extra = {"time_signature": row.get("time_signature", ""), "style": row.get("style", "")}
             return SourceFile(str(path), f"{folder.name}/{key}", "groove", split, json.dumps(extra))
+        if asap:
+            if key not in asap:
+                return None  # a score, or a performance without beat annotations
+            row = asap[key]
+            return _asap_source(path, f"asap/{key}", row["folder"], folder / row["performance_annotations"])
     if (path.parent / "beat_midi.txt").is_file() and path.stem == path.parent.name:  # a lone POP909 song
         return SourceFile(str(path), f"{path.parent.parent.name}/{path.parent.name}", "pop909")
+    annotations = path.with_name(f"{path.stem}_annotations.txt")
+    if annotations.is_file() and path.stem != "midi_score":  # an ASAP performance given alone
+        for folder in path.parents:  # named and split as in its collection when one lists it
+            asap = tables(folder)[2]
+            key = path.relative_to(folder).as_posix()
+            if key in asap:
+                row = asap[key]
+                return _asap_source(
+                    path, f"{folder.name}/{key}", row["folder"], folder / row["performance_annotations"]
+                )
+        return _asap_source(path, f"asap/{path.parent.name}/{path.name}", path.parent.name, annotations)
     return SourceFile(str(path), name, "midi")
 
 
@@ -112,7 +149,7 @@ def discover(inputs: list[str]) -> list[SourceFile]:
     """All MIDI sources under ``inputs`` (folders, searched recursively; files; or
     ``music21:<name>``), sorted by name so every build sees the same order."""
     found: dict[str, SourceFile] = {}
-    cache: dict[Path, tuple[dict, dict]] = {}
+    cache: dict[Path, tuple[dict, dict, dict]] = {}
 
     def tables(folder: Path):
         if folder not in cache:
@@ -129,10 +166,12 @@ def discover(inputs: list[str]) -> list[SourceFile]:
             files = sorted(p for p in path.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
             for f in files:
                 src = _classify(f, path, tables)
-                found[src.name] = src
+                if src is not None:
+                    found[src.name] = src
         elif path.is_file():
             src = _classify(path, path.parent, tables)
-            found[src.name] = src
+            if src is not None:
+                found[src.name] = src
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
     return sorted(found.values(), key=lambda s: s.name)
@@ -150,8 +189,13 @@ def _music21_sources(query: str) -> list[SourceFile]:
     return out
 
 
-def load_source(source: SourceFile, tpq: int = 480, align_onsets: bool = False) -> symusic.Score:
+def load_source(
+    source: SourceFile, tpq: int = 480, align_onsets: bool = False, counts: Counter | None = None
+) -> symusic.Score:
     """Read a source as a validated Score whose bars are right (aligned where needed).
+
+    ``counts`` (optional) gets the notes dropped on the way (ASAP notes far outside the
+    annotated beats) under a reason.
 
     ``align_onsets``: for plain MIDI (no beat file, no published grid), estimate the bar
     grid from the onsets (:func:`~cadenza_hf.alignment.align_by_onsets`) instead of
@@ -164,6 +208,15 @@ def load_source(source: SourceFile, tpq: int = 480, align_onsets: bool = False) 
     if source.collection == "pop909":
         extra = json.loads(source.extra)
         return load_pop909_song(Path(source.path).parent, extra or None, tpq)
+    if source.collection == "asap":
+        extra = json.loads(source.extra)
+        annotations = extra.get("annotations") or str(
+            Path(source.path).with_name(Path(source.path).stem + "_annotations.txt")
+        )
+        score, dropped = load_asap_performance(source.path, annotations, tpq)
+        if dropped and counts is not None:
+            counts["notes far outside the annotated beats (dropped)"] += dropped
+        return score
     if source.collection == "music21":
         return read_midi(_music21_midi(source.path.split(":", 1)[1]), source.name)
     return read_midi(source.path)
