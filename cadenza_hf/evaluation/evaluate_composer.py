@@ -548,16 +548,22 @@ def render(result: dict, ideas: list[Idea], per_strength: dict) -> str:
             "### By kind",
             "",
             kind_table(per_strength, ideas),
-            "",
-            "### Latent use (teacher forcing)",
-            "",
-            "The same excerpts, teacher-forced (eval mode: no word dropout), with the decoder conditioned on each "
-            "excerpt's own posterior mean, on another excerpt's, and on the prior mean. The gap between the first two "
-            "rows is what the latent tells the decoder; the accuracy is the argmax at the excerpt's pitch tokens. "
-            f"Mean posterior KL: {result['latent_use']['kl_nats_per_excerpt']:.1f} nats per excerpt.",
-            "",
-            latent_use_table(result["latent_use"]),
         ]
+        + (
+            []
+            if result["latent_use"] is None
+            else [
+                "",
+                "### Latent use (teacher forcing)",
+                "",
+                "The same excerpts, teacher-forced (eval mode: no word dropout), with the decoder conditioned on each "
+                "excerpt's own posterior mean, on another excerpt's, and on the prior mean. The gap between the first two "
+                "rows is what the latent tells the decoder; the accuracy is the argmax at the excerpt's pitch tokens. "
+                f"Mean posterior KL: {result['latent_use']['kl_nats_per_excerpt']:.1f} nats per excerpt.",
+                "",
+                latent_use_table(result["latent_use"]),
+            ]
+        )
     )
 
 
@@ -659,7 +665,8 @@ def run(args, argv: list[str]) -> tuple[dict, list[Idea], dict[float, list[dict]
             flush=True,
         )
     placebo_records = placebo(tokenizer, ideas, args.seed)
-    use = latent_use(model, tokenizer, ideas, mean, logvar, args.batch_size)
+    # the latent-use probe is about the paper's single z; an idea-attention decoder reads the idea itself
+    use = None if model.config.idea_attention else latent_use(model, tokenizer, ideas, mean, logvar, args.batch_size)
     return (
         {
             "command": reporting.command_line(argv, SCRIPT),
