@@ -151,11 +151,16 @@ class CadenzaPipeline(Pipeline):
             raise ValueError(f"steps must be a positive int, got {steps!r}")
 
     def generation_default(self, name: str, value, fallback):
-        """``value`` if given, else the model's ``generation_config.<name>`` if set, else ``fallback``."""
+        """``value`` if given, else the model's ``generation_config.<name>``, else its ``config.<name>`` (for knobs
+        that are not transformers generation parameters, such as ``variation_strength``: ``GenerationConfig``
+        drops keys it does not know when it loads), else ``fallback``."""
         if value is not None:
             return value
-        configured = getattr(getattr(self.model, "generation_config", None), name, None)
-        return fallback if configured is None else configured
+        for source in (getattr(self.model, "generation_config", None), getattr(self.model, "config", None)):
+            configured = getattr(source, name, None)
+            if configured is not None:
+                return configured
+        return fallback
 
     @staticmethod
     def _check_sampling(temperature, top_p, name: str = "") -> None:

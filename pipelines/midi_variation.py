@@ -49,7 +49,8 @@ class MidiVariationPipeline(CadenzaPipeline):
       idea attention, the share of the idea masked before the composer reads it).
     - ``temperature`` (0 is greedy) and ``top_p``: composer sampling.
     - Defaults of these three and ``max_new_tokens``: the composer's ``generation_config.json``
-      (the shipped composer's are chosen by measurement, see the model card), else
+      (``variation_strength``, not a transformers generation parameter, in its ``config.json``;
+      the shipped composer's are chosen by measurement, see the model card), else
       ``DEFAULT_VARIATION_STRENGTH`` and :class:`~cadenza_hf.generation.variation.ComposeOptions`.
     - ``performance_temperature`` (default 1.0; 0 is the most likely performance) and
       ``performance_top_p`` (default 1.0, no truncation): performer sampling.

@@ -644,6 +644,8 @@ def run(args, argv: list[str]) -> tuple[dict, list[Idea], dict[float, list[dict]
     model, tokenizer = load_composer(args.model, args.tokenizer)
     # the pipeline's default: the composer's generation_config.json, else the library's fallback
     default_strength = getattr(model.generation_config, "variation_strength", None)
+    if default_strength is None:  # not a transformers generation parameter: kept in config.json
+        default_strength = getattr(model.config, "variation_strength", None)
     default_strength = DEFAULT_VARIATION_STRENGTH if default_strength is None else float(default_strength)
     ideas, total = load_ideas(args, tokenizer)
     print(f"# {len(ideas)} of {total} excerpts; encoding", flush=True)
