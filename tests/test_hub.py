@@ -61,9 +61,10 @@ CARD_VALUES = {
                 "onset": 80.0,
                 "duration": 95.0,
                 "absolute": 30.0 - 20 * s,
+                "rhythm_kept": 0.4 - 0.4 * s,
                 "valid_share": 1.0,
             }
-            for s in (0.0, 0.25, 0.5, 0.75, 1.0)
+            for s in (0.0, 0.25, 0.3, 0.5, 0.75, 1.0)
         ],
         "placebo": {"strength": "placebo", "n": 500, "pitch": 20.0, "onset": 45.0, "duration": 60.0, "absolute": 0.3},
         "table4": _table4("groove") + _table4("pop909"),
