@@ -159,8 +159,8 @@ def shipped_configs() -> list[str]:
 def config_path(value: str) -> Path:
     """``--config`` value: a JSON file, or the name of a shipped preset (``composer_small``).
 
-    A path that no longer exists but names a preset's file (``scripts/configs/composer_small.json``, where the
-    presets lived before 0.2 and as the shipped cards' recorded commands quote them) reads that preset.
+    A path that no longer exists but names a preset's file (``<old folder>/composer_small.json``: where the
+    presets lived before 0.2, as the shipped cards' recorded commands quote them) reads that preset.
     """
     path = Path(value)
     if path.is_file():
