@@ -188,4 +188,45 @@ class KindFirstLogitsProcessor(LogitsProcessor):
         return scores.masked_fill(~keep, float("-inf"))
 
 
-__all__ = ["KeepBarsLogitsProcessor", "KindFirstLogitsProcessor", "PerTokGrammarLogitsProcessor"]
+class NotesInEveryBarLogitsProcessor(LogitsProcessor):
+    """Hold back Bar and EOS while the bar being written has no note: new ideas without silent bars.
+
+    Used when writing new ideas (nothing to vary, so no bar is meant to rest). Run it after the grammar
+    processor: when the grammar leaves nothing but Bar/EOS (the bar's time is used up), the row is left as it
+    is, so the output stays valid; the bar is then empty, which the measurement in the model card counts.
+
+    Args:
+        tokenizer: the :class:`~cadenza_hf.PerTokTokenizer` (its grammar says which ids are notes).
+    """
+
+    def __init__(self, tokenizer):
+        grammar = tokenizer.grammar
+        self.note_ids = set(grammar.ids_of[Kind.PITCH]) | set(grammar.ids_of[Kind.DRUM])
+        self.stop_ids = torch.tensor(list(grammar.ids_of[Kind.BAR]) + list(grammar.ids_of[Kind.EOS]))
+
+    def _bar_has_note(self, prefix: list[int], bar_ids: set[int]) -> bool:
+        for token in reversed(prefix):
+            if token in self.note_ids:
+                return True
+            if token in bar_ids:
+                return False
+        return True  # before the first Bar: nothing to hold back
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        bar_ids = set(self.stop_ids.tolist())
+        for row, prefix in enumerate(input_ids.tolist()):
+            if self._bar_has_note(prefix, bar_ids):
+                continue
+            held = scores[row].clone()
+            held[self.stop_ids.to(scores.device)] = float("-inf")
+            if torch.isfinite(held).any():
+                scores[row] = held
+        return scores
+
+
+__all__ = [
+    "KeepBarsLogitsProcessor",
+    "KindFirstLogitsProcessor",
+    "NotesInEveryBarLogitsProcessor",
+    "PerTokGrammarLogitsProcessor",
+]

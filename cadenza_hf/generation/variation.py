@@ -35,7 +35,12 @@ import torch
 from transformers import LogitsProcessorList
 
 from ..tokenization.masking import bar_spans, mask_idea
-from .logits_process import KeepBarsLogitsProcessor, KindFirstLogitsProcessor, PerTokGrammarLogitsProcessor
+from .logits_process import (
+    KeepBarsLogitsProcessor,
+    KindFirstLogitsProcessor,
+    NotesInEveryBarLogitsProcessor,
+    PerTokGrammarLogitsProcessor,
+)
 
 DEFAULT_VARIATION_STRENGTH = 0.5
 
@@ -209,12 +214,15 @@ def generate_ideas(
     attention: every bar ``Bar MASK``, the masked copy the composer learned to write free ideas from)."""
     options = options or ComposeOptions()
     model.eval()
+    every_bar = [NotesInEveryBarLogitsProcessor(tokenizer)]  # a new idea has no bar meant to rest
     if getattr(model.config, "idea_attention", False):
         blank = blank_idea(tokenizer, options.bars)
         latents, states, mask = encode_masked_ideas(model, tokenizer, blank, num_ideas, 1.0, seed)
-        return compose_from_latents(model, tokenizer, latents, options, seed, streamer, states, mask)
+        return compose_from_latents(
+            model, tokenizer, latents, options, seed, streamer, states, mask, extra_processors=every_bar
+        )
     latents = model.sample_prior(num_ideas, generator=_generator(seed, model.device), device=model.device)
-    return compose_from_latents(model, tokenizer, latents, options, seed, streamer)
+    return compose_from_latents(model, tokenizer, latents, options, seed, streamer, extra_processors=every_bar)
 
 
 @torch.no_grad()
