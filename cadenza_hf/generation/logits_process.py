@@ -202,20 +202,20 @@ class NotesInEveryBarLogitsProcessor(LogitsProcessor):
     def __init__(self, tokenizer):
         grammar = tokenizer.grammar
         self.note_ids = set(grammar.ids_of[Kind.PITCH]) | set(grammar.ids_of[Kind.DRUM])
+        self.bar_ids = set(grammar.ids_of[Kind.BAR])
         self.stop_ids = torch.tensor(list(grammar.ids_of[Kind.BAR]) + list(grammar.ids_of[Kind.EOS]))
 
-    def _bar_has_note(self, prefix: list[int], bar_ids: set[int]) -> bool:
+    def _bar_has_note(self, prefix: list[int]) -> bool:
         for token in reversed(prefix):
             if token in self.note_ids:
                 return True
-            if token in bar_ids:
+            if token in self.bar_ids:
                 return False
         return True  # before the first Bar: nothing to hold back
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        bar_ids = set(self.stop_ids.tolist())
         for row, prefix in enumerate(input_ids.tolist()):
-            if self._bar_has_note(prefix, bar_ids):
+            if self._bar_has_note(prefix):
                 continue
             held = scores[row].clone()
             held[self.stop_ids.to(scores.device)] = float("-inf")
