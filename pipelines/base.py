@@ -82,7 +82,7 @@ class CadenzaPipeline(Pipeline):
         seed: int | None,
         point_estimate: str = "argmax",
         style: str | None = None,
-        steps: int = 1,
+        steps: int | None = None,
         keep_performance: bool = False,
         humanize: float | None = None,
     ) -> list[list[int]]:
@@ -93,6 +93,7 @@ class CadenzaPipeline(Pipeline):
         ``humanize`` in [0, 1] then blends each row's own values with the performed ones.
         """
         performer = self.performer_for(drums, style)
+        steps = self.unmask_steps(performer, steps)
         generator = None
         if seed is not None:
             generator = torch.Generator(device=performer.device).manual_seed(seed)
@@ -110,6 +111,12 @@ class CadenzaPipeline(Pipeline):
                 full = blend_performance(self.tokenizer, own, full, humanize)
             out.append(full)
         return out
+
+    @staticmethod
+    def unmask_steps(performer, steps: int | None = None) -> int:
+        """``steps`` if given, else the performer's own ``config.unmask_steps`` (1, the paper's one-shot fill, for
+        performers trained on 100% masks only; more for those trained with a random mask ratio)."""
+        return steps if steps is not None else getattr(performer.config, "unmask_steps", None) or 1
 
     @property
     def styles(self) -> tuple[str, ...]:

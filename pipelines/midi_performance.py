@@ -35,8 +35,9 @@ class MidiPerformancePipeline(CadenzaPipeline):
     absolute error), ``top_p`` (default 1.0, no truncation) and ``seed``.
     ``style``: one of ``pipe.styles`` (``"drums"`` Groove, ``"pop"`` POP909, ``"classical"``
     (n)ASAP, when its checkpoint is installed); default ``"drums"`` for drum tracks and
-    ``"pop"`` for pitched ones. ``steps`` (default 1, the paper's one-shot fill; more:
-    iterative unmasking, for performers trained with a random mask ratio).
+    ``"pop"`` for pitched ones. ``steps``: performer passes, by default the performer's own
+    ``config.unmask_steps`` (1 is the paper's one-shot fill; more is iterative unmasking, for
+    performers trained with a random mask ratio, as the shipped ones are).
     ``keep_performance=True`` keeps the input's own expressive velocities or timing and
     fills only the rest; ``humanize`` in [0, 1] blends the input's own values (0) with the
     performed ones (1).
@@ -110,7 +111,7 @@ class MidiPerformancePipeline(CadenzaPipeline):
         seed: int | None = None,
         point_estimate: str = "argmax",
         style: str | None = None,
-        steps: int = 1,
+        steps: int | None = None,
         keep_performance: bool = False,
         humanize: float | None = None,
     ) -> dict:
@@ -137,7 +138,7 @@ class MidiPerformancePipeline(CadenzaPipeline):
             "seed": seed,
             "point_estimate": point_estimate,
             "style": style or defaults.default_style(meta.is_drum),
-            "steps": steps,
+            "steps": self.unmask_steps(self.performer_for(meta.is_drum, style), steps),
             "keep_performance": keep_performance,
             "humanize": humanize,
         }

@@ -375,3 +375,43 @@ def test_velocity_ceiling_features_are_the_quantized_score(tokenizer):
     assert [col["gap_after"][k] for k in order] == [4, 4, 4, -1]
     assert set(col["excerpt_notes"]) == {4} and set(col["meter_numerator"]) == {4}
     assert sorted(velocity.tolist()) == [59, 71, 91, 99]  # performed velocities, binned by PerTok
+
+
+def test_evaluate_performer_three_styles_and_chosen_decodings(tiny_dataset, tiny_performers, tmp_path):
+    """A third (classical) performer on its own dataset: Table 4 takes the nearest other training set, the
+    ASAP timing spread becomes a target, and --decodings runs only the coherent sampler."""
+    from datasets import DatasetDict, load_from_disk
+
+    evaluate = import_module("cadenza_hf.evaluation.evaluate_performer")
+    data = load_from_disk(str(tiny_dataset))
+    # stands in for a dataset built from ../shared/data/asap
+    asap = DatasetDict(
+        {
+            split: data[split]
+            .filter(lambda c: c == "pop909", input_columns="collection")
+            .map(lambda row: {"collection": "asap"})
+            for split in ("train", "test")
+        }
+    )
+    asap.save_to_disk(str(tmp_path / "asap"))
+    argv = [
+        *("--groove-model", str(tiny_performers["groove"]), "--pop909-model", str(tiny_performers["pop909"])),
+        *("--asap-model", str(tiny_performers["pop909"]), "--asap-dataset", str(tmp_path / "asap")),
+        *("--dataset", str(tiny_dataset), "--num-excerpts", "3", "--num-reference", "8"),
+        *("--steps", "2", "--decodings", "coherent"),
+    ]
+    result = evaluate.main(argv)
+    assert set(result["sizes"]["held_out_excerpts"]) == {"groove", "pop909", "asap"}
+    assert result["settings"]["decodings"] == ["T=0, 2 steps", "T=1, 2 steps"]
+    assert {r["decoding"] for r in result["table4"]} == {"T=0, 2 steps", "T=1, 2 steps"}
+    for row in result["table4"]:
+        others = row["others"]
+        assert set(others) == {"groove", "pop909", "asap"} - {row["performer"]}
+        for key in ("kl", "mean_diff", "std_diff"):
+            assert row[key]["opposite"] == min(o[key] for o in others.values())
+            assert row["closer_to_own"][key] == (row[key]["train"] < row[key]["opposite"])
+    names = [t["name"] for t in result["human_targets"]]
+    assert any(n.startswith("asap (T=1, 2 steps): timing spread ratio") for n in names)
+    assert not any("timing spread" in n for n in names if not n.startswith("asap"))
+    with pytest.raises(SystemExit, match="no decoding"):
+        evaluate.main(argv[:-4] + ["--decodings", "coherent"])  # coherent needs --steps > 1

@@ -62,3 +62,30 @@ def test_keep_performance_and_humanize(pipe, midi):
     half = blend_performance(tok, own["input_ids"], performed["input_ids"], 0.5)
     assert pipe(midi, temperature=0.0, humanize=0.5)["input_ids"] == half
     assert blend_performance(tok, own["input_ids"], performed["input_ids"], 1.0) == performed["input_ids"]
+
+
+def test_steps_default_to_the_performers_own_unmask_steps(pipe, midi):
+    """No ``steps``: the performer's ``config.unmask_steps`` (one-shot for a 100%-mask performer, iterative for a
+    coherent one); an explicit ``steps`` wins."""
+    performer = pipe.performer_for(False)
+    saved = performer.config.unmask_steps
+    try:
+        for own in (1, 4):
+            performer.config.unmask_steps = own
+            out = pipe(midi, seed=3)
+            assert out["options"]["steps"] == own
+            assert out["input_ids"] == pipe(midi, seed=3, steps=own)["input_ids"]
+        assert pipe(midi, seed=3, steps=1)["options"]["steps"] == 1
+    finally:
+        performer.config.unmask_steps = saved
+
+
+@pytest.mark.parametrize("bad", [0, -2, True, 1.5])
+def test_unmask_steps_config_is_checked(bad):
+    from huggingface_hub.errors import StrictDataclassClassValidationError, StrictDataclassFieldValidationError
+
+    from cadenza_hf.modeling.performer import CadenzaPerformerConfig
+
+    errors = (StrictDataclassClassValidationError, StrictDataclassFieldValidationError)
+    with pytest.raises(errors, match="unmask_steps"):
+        CadenzaPerformerConfig(unmask_steps=bad)

@@ -249,7 +249,7 @@ def cmd_perform(args) -> int:
     check_range("--temperature", args.temperature, 0)
     if args.humanize is not None and not 0 <= args.humanize <= 1:  # NaN too
         raise CommandError(f"--humanize must be in [0, 1], got {args.humanize}")
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise CommandError(f"--steps must be >= 1, got {args.steps}")
     if args.bars < 1:
         raise CommandError(f"--bars must be >= 1, got {args.bars}")

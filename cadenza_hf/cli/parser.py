@@ -97,7 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         "median, the least expected absolute error",
     )
     _add_style_arg(p)
-    p.add_argument("--steps", type=int, default=1, help="performer passes: 1 one-shot (default), more iterative")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="performer passes: 1 one-shot (the paper's), more iterative unmasking (default: the performer's own)",
+    )
     p.add_argument(
         "--keep-performance",
         action="store_true",

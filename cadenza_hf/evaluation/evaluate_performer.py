@@ -1,11 +1,14 @@
-"""Evaluate two performers (Groove drums, POP909) on the same quantized held-out excerpts.
+"""Evaluate the performers of each style (Groove drums, POP909 pop, optionally (n)ASAP classical)
+on the same quantized held-out excerpts.
 
     OMP_NUM_THREADS=1 cadenza evaluate performer --groove-model runs/performer-groove \
         --pop909-model runs/performer-pop909 --dataset data/pop909_groove \
+        [--asap-model runs/performer-classical --asap-dataset data/asap] \
         --output-json runs/performer_eval.json --markdown docs/benchmarks.md
 
 Inputs: a seeded sample of ``--num-excerpts`` held-out excerpts per collection (Groove
-``validation``, whose published test split is withheld; POP909 ``test``), reduced to their
+``validation``, whose published test split is withheld; POP909 ``test``; ASAP ``test``,
+whole pieces held out), reduced to their
 composition ids (every velocity and microtiming slot masked). Both performers fill the
 same inputs, by argmax, by the median estimate and, with ``--temperature T > 0`` (default
 1, as the pipelines perform), by sampling. Table 4 compares distributions, so its sampled
@@ -14,7 +17,7 @@ rows are the ones that show what a user hears; a point estimate narrows the spre
 (a) Paper Table 4: each performer's velocity and microtiming distributions (over all
 inputs) against a sample of each collection's training notes: KL(train || model) of the
 128-bin velocity and 100-bin microtiming histograms, |mean diff|, |std diff|; "Train" is
-the performer's own training collection, "Opposite" the other.
+the performer's own training collection, "Opposite" the nearest of the others.
 (b) Against the real held-out performance of the same notes: velocity MAE and microtiming
 MAE per dataset, for both performers and for baselines drawn from that collection's
 training notes (mean velocity, seeded random draws, zero microtiming).
@@ -39,6 +42,10 @@ import numpy as np
 from . import reporting
 
 COLLECTIONS = ("groove", "pop909")
+# Held out by piece in its own dataset (``cadenza build-dataset --input ../shared/data/asap``); evaluated with
+# ``--asap-model`` (the classical style). Its timing spread is a target too: it is the set with a pitched timing feel.
+OPTIONAL_COLLECTIONS = ("asap",)
+DECODINGS = ("argmax", "median", "sampled", "coherent")
 SCRIPT = "-m cadenza_hf.evaluation.evaluate_performer"
 START_MARK, END_MARK = "<!-- performer-eval:start -->", "<!-- performer-eval:end -->"
 VELOCITY_GAIN_TARGET = 0.2  # velocity MAE at least 20% below the mean-velocity baseline
@@ -135,19 +142,25 @@ def perform_rows(
 
 # ---- figures --------------------------------------------------------------------------------
 def table4_rows(outputs: dict, references: dict, eps: float) -> list[dict]:
-    """Table 4 rows: each performer/decoding's notes against each collection's training notes."""
+    """Table 4 rows: each performer/decoding's notes against each collection's training notes.
+
+    ``opposite`` is, per figure, the nearest of the other training sets (with two sets, the other one);
+    ``others`` keeps every one of them, so "closer to its own set than to the others" is own < opposite.
+    """
     from .expressiveness import PerformedNotes, microtiming_figures, velocity_figures
 
     rows = []
     for (performer, decoding), per_input in outputs.items():
         model_notes = PerformedNotes.concatenate([n for notes in per_input.values() for n in notes])
-        opposite = next(c for c in COLLECTIONS if c != performer)
+        others = [c for c in references if c != performer]
         for metric, fn in (("velocity", velocity_figures), ("microtiming", microtiming_figures)):
             own = fn(references[performer], model_notes, eps=eps)
-            opp = fn(references[opposite], model_notes, eps=eps)
+            figures = {c: fn(references[c], model_notes, eps=eps) for c in others}
+            opp = {k: min(f[k] for f in figures.values()) for k in ("kl", "kl_reverse", "mean_diff", "std_diff")}
             row = {"performer": performer, "decoding": decoding, "metric": metric, "notes": len(model_notes)}
             for key in ("kl", "kl_reverse", "mean_diff", "std_diff"):
                 row[key] = {"train": own[key], "opposite": opp[key]}
+            row["others"] = {c: {k: f[k] for k in ("kl", "mean_diff", "std_diff")} for c, f in figures.items()}
             row["model_mean"], row["model_std"] = own["model_mean"], own["model_std"]
             row["closer_to_own"] = {k: own[k] < opp[k] for k in ("kl", "mean_diff", "std_diff")}
             rows.append(row)
@@ -155,6 +168,7 @@ def table4_rows(outputs: dict, references: dict, eps: float) -> list[dict]:
 
 
 HUMAN_TARGETS = {"classifier_accuracy": 0.65, "velocity_spread_ratio": (0.75, 1.33), "point_correlation": 0.4}
+TIMING_SPREAD_SETS = ("asap",)  # held-out sets whose timing spread ratio is a target too (same bounds)
 
 
 def human_rows(outputs: dict, real: dict, meters: dict, seed: int) -> list[dict]:
@@ -195,15 +209,17 @@ def human_targets(rows: list[dict]) -> list[dict]:
         out.append(
             {"name": f"{tag}: classifier accuracy <= 0.65", "value": acc, "threshold": 0.65, "pass": acc <= 0.65}
         )
-        ratio = r["velocity_spread_ratio"]
-        out.append(
-            {
-                "name": f"{tag}: velocity spread ratio in [{low}, {high}]",
-                "value": ratio,
-                "threshold": high if ratio > high else low,
-                "pass": low <= ratio <= high,
-            }
-        )
+        ratios = ["velocity"] + (["timing"] if r["dataset"] in TIMING_SPREAD_SETS else [])
+        for family in ratios:
+            ratio = r[f"{family}_spread_ratio"]
+            out.append(
+                {
+                    "name": f"{tag}: {family} spread ratio in [{low}, {high}]",
+                    "value": ratio,
+                    "threshold": high if ratio > high else low,
+                    "pass": low <= ratio <= high,
+                }
+            )
         if "point_correlation" in r:
             corr = r["point_correlation"]
             out.append(
@@ -329,7 +345,7 @@ def mae_rows(
 ) -> list[dict]:
     """Table (b): every performer/decoding and the baselines, per held-out collection."""
     rows = []
-    for collection in COLLECTIONS:
+    for collection in real:
         if not real[collection]:
             continue
         for (performer, decoding), per_input in outputs.items():
@@ -358,7 +374,7 @@ def mae_rows(
 def targets(mae: list[dict]) -> list[dict]:
     """PASS/FAIL of the issue's targets (``TARGET_DECODING`` of each collection's own performer)."""
     out = []
-    for collection in COLLECTIONS:
+    for collection in dict.fromkeys(r["dataset"] for r in mae):
         rows = {
             r["kind"]: r
             for r in mae
@@ -394,8 +410,8 @@ def distribution_summary(references: dict, real: dict) -> list[dict]:
     from .expressiveness import PerformedNotes, microtiming_percent
 
     out = []
-    for name, notes in [(f"{c} train", references[c]) for c in COLLECTIONS] + [
-        (f"{c} held-out", PerformedNotes.concatenate(real[c])) for c in COLLECTIONS if real[c]
+    for name, notes in [(f"{c} train", references[c]) for c in references] + [
+        (f"{c} held-out", PerformedNotes.concatenate(real[c])) for c in real if real[c]
     ]:
         pct = microtiming_percent(notes)
         out.append(
@@ -432,7 +448,11 @@ def render(result: dict) -> str:
         "",
         f"Command: `{result['command']}`",
         "",
-        f"Performers: groove = `{s['groove_model']}`, pop909 = `{s['pop909_model']}`; data `{s['dataset']}`. "
+        f"Performers: groove = `{s['groove_model']}`, pop909 = `{s['pop909_model']}`"
+        + (f", asap (classical) = `{s['asap_model']}`" if s.get("asap_model") else "")
+        + f"; data `{s['dataset']}`"
+        + (f" and `{s['asap_dataset']}`" if s.get("asap_dataset") else "")
+        + ". "
         f"Inputs: {result['sizes']['inputs']} held-out excerpts ({s['held_out']}), seed {s['seed']}, "
         f"composition ids only (every performance slot masked). References: up to {s['num_reference']} "
         f"untransposed train excerpts per collection ({result['sizes']['reference_notes']} notes). "
@@ -443,8 +463,9 @@ def render(result: dict) -> str:
         "",
         "### Table 4: distributions against each training set",
         "",
-        f"Each performer's notes over all {result['sizes']['inputs']} inputs (both held-out sets) against the "
-        "training notes of its own collection (Train) and of the other one (Opposite).",
+        f"Each performer's notes over all {result['sizes']['inputs']} inputs (every held-out set) against the "
+        "training notes of its own collection (Train) and of the other ones (Opposite: per figure, the nearest "
+        "other training set).",
         "",
     ]
     rows = []
@@ -588,6 +609,9 @@ def parse_args(argv):
     p.add_argument("--dataset", default="data/pop909_groove", help="DatasetDict from cadenza build-dataset")
     p.add_argument("--groove-split", default="validation", help="Groove held-out split (default validation)")
     p.add_argument("--pop909-split", default="test", help="POP909 held-out split (default test)")
+    p.add_argument("--asap-model", help="performer trained on (n)ASAP, the classical style (optional: adds the set)")
+    p.add_argument("--asap-dataset", default="data/asap", help="DatasetDict built from ../shared/data/asap")
+    p.add_argument("--asap-split", default="test", help="ASAP held-out split, whole pieces (default test)")
     p.add_argument("--num-excerpts", type=int, default=500, help="held-out excerpts per collection (default 500)")
     p.add_argument("--num-reference", type=int, default=2000, help="train excerpts per collection (default 2000)")
     p.add_argument(
@@ -606,6 +630,14 @@ def parse_args(argv):
         "and at 0 (default 1: one-shot only)",
     )
     p.add_argument("--order", default="confidence", choices=("confidence", "sequence"), help="unmasking order")
+    p.add_argument(
+        "--decodings",
+        nargs="+",
+        choices=DECODINGS,
+        default=list(DECODINGS),
+        help="which decodings to run (default all): argmax and median (temperature 0, one shot), sampled "
+        "(--temperature, one shot), coherent (--steps passes, at --temperature and at 0)",
+    )
     p.add_argument("--eps", type=float, default=1e-6, help="KL histogram smoothing (default 1e-6)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
@@ -615,18 +647,39 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def _load_data(args, max_length: int) -> tuple[dict, dict, dict]:
+def _load_data(args, collections: tuple[str, ...], max_length: int) -> tuple[dict, dict, dict]:
     from datasets import load_from_disk
 
-    data = load_from_disk(args.dataset)
-    splits = {"groove": args.groove_split, "pop909": args.pop909_split}
+    paths = {c: args.asap_dataset if c == "asap" else args.dataset for c in collections}
+    data = {path: load_from_disk(path) for path in dict.fromkeys(paths.values())}
+    splits = {c: getattr(args, f"{c}_split") for c in collections}
     held, refs = {}, {}
-    for k, c in enumerate(COLLECTIONS):
-        held[c] = sample_rows(data[splits[c]], c, args.num_excerpts, args.seed + k, max_length)
-        refs[c] = sample_rows(data["train"], c, args.num_reference, args.seed + 10 + k)
+    for k, c in enumerate(collections):
+        dataset = data[paths[c]]
+        if splits[c] not in dataset:
+            raise SystemExit(f"{paths[c]}: no {splits[c]!r} split (has {', '.join(dataset)})")
+        held[c] = sample_rows(dataset[splits[c]], c, args.num_excerpts, args.seed + k, max_length)
+        refs[c] = sample_rows(dataset["train"], c, args.num_reference, args.seed + 10 + k)
         if not refs[c]:
-            raise SystemExit(f"{args.dataset}: no {c} excerpts in train")
+            raise SystemExit(f"{paths[c]}: no {c} excerpts in train")
     return held, refs, splits
+
+
+def _decodings(args) -> list[tuple[str, float, str, int]]:
+    """(name, temperature, point estimate, steps) of each decoding ``args`` asks for."""
+    wanted, out = set(args.decodings), []
+    for name in ("argmax", "median"):
+        if name in wanted:
+            out.append((name, 0.0, name, 1))
+    if "sampled" in wanted and args.temperature > 0:
+        out.append((f"T={args.temperature:g}", args.temperature, "argmax", 1))
+    if "coherent" in wanted and args.steps > 1:
+        out.append((f"T=0, {args.steps} steps", 0.0, "argmax", args.steps))
+        if args.temperature > 0:
+            out.append((f"T={args.temperature:g}, {args.steps} steps", args.temperature, "argmax", args.steps))
+    if not out:
+        raise SystemExit("no decoding to run: check --decodings, --temperature and --steps")
+    return out
 
 
 def evaluate(args, argv: list[str]) -> dict:
@@ -636,24 +689,19 @@ def evaluate(args, argv: list[str]) -> dict:
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    models = {"groove": load_performer(args.groove_model), "pop909": load_performer(args.pop909_model)}
+    collections = COLLECTIONS + tuple(c for c in OPTIONAL_COLLECTIONS if getattr(args, f"{c}_model"))
+    models = {c: load_performer(getattr(args, f"{c}_model")) for c in collections}
     tok = models["groove"][1]
-    if tok.get_vocab() != models["pop909"][1].get_vocab():
-        raise SystemExit("the two performers were trained with different tokenizers")
+    if any(t.get_vocab() != tok.get_vocab() for _, t in models.values()):
+        raise SystemExit("the performers were trained with different tokenizers")
     max_length = min(m.config.max_position_embeddings for m, _ in models.values())
-    held, refs, splits = _load_data(args, max_length)
-    real = {c: real_notes(tok, held[c]) for c in COLLECTIONS}
-    ref_notes = {c: real_notes(tok, refs[c]) for c in COLLECTIONS}
-    references = {c: PerformedNotes.concatenate(ref_notes[c]) for c in COLLECTIONS}
-    track_means = {c: track_mean_velocities(refs[c], ref_notes[c]) for c in COLLECTIONS}
-    tracks = {c: [track_name(r) for r in held[c]] for c in COLLECTIONS}
-    decodings = [("argmax", 0.0, "argmax", 1), ("median", 0.0, "median", 1)]
-    if args.temperature > 0:
-        decodings.append((f"T={args.temperature:g}", args.temperature, "argmax", 1))
-    if args.steps > 1:
-        decodings.append((f"T=0, {args.steps} steps", 0.0, "argmax", args.steps))
-        if args.temperature > 0:
-            decodings.append((f"T={args.temperature:g}, {args.steps} steps", args.temperature, "argmax", args.steps))
+    decodings = _decodings(args)
+    held, refs, splits = _load_data(args, collections, max_length)
+    real = {c: real_notes(tok, held[c]) for c in collections}
+    ref_notes = {c: real_notes(tok, refs[c]) for c in collections}
+    references = {c: PerformedNotes.concatenate(ref_notes[c]) for c in collections}
+    track_means = {c: track_mean_velocities(refs[c], ref_notes[c]) for c in collections}
+    tracks = {c: [track_name(r) for r in held[c]] for c in collections}
     outputs = {}
     for performer, (model, _) in models.items():
         for name, temp, estimate, steps in decodings:
@@ -661,19 +709,21 @@ def evaluate(args, argv: list[str]) -> dict:
                 c: perform_rows(
                     model, tok, held[c], temp, args.seed, args.batch_size, args.top_p, estimate, steps, args.order
                 )
-                for c in COLLECTIONS
+                for c in collections
             }
             print(f"# {performer} performer, {name}: done at {time.perf_counter() - start:.0f} s", flush=True)
     mae = mae_rows(outputs, real, references, args.seed, tracks, track_means)
-    meters = {c: [r["time_signature"] for r in held[c]] for c in COLLECTIONS}
+    meters = {c: [r["time_signature"] for r in held[c]] for c in collections}
     human = human_rows(outputs, real, meters, args.seed)
     return {
         "command": reporting.command_line(argv, SCRIPT),
         "settings": {
             "groove_model": args.groove_model,
             "pop909_model": args.pop909_model,
+            "asap_model": args.asap_model,
             "dataset": args.dataset,
-            "held_out": ", ".join(f"{c} {splits[c]}" for c in COLLECTIONS),
+            "asap_dataset": args.asap_dataset if args.asap_model else None,
+            "held_out": ", ".join(f"{c} {splits[c]}" for c in collections),
             "seed": args.seed,
             "num_excerpts": args.num_excerpts,
             "num_reference": args.num_reference,
@@ -682,15 +732,16 @@ def evaluate(args, argv: list[str]) -> dict:
             "top_p": args.top_p,
             "steps": args.steps,
             "order": args.order,
+            "decodings": [d[0] for d in decodings],
             "max_length": max_length,
             "kl_direction": "KL(train || model)",
             "threads": args.threads,
         },
         "sizes": {
-            "inputs": sum(len(held[c]) for c in COLLECTIONS),
-            "held_out_excerpts": {c: len(held[c]) for c in COLLECTIONS},
-            "reference_excerpts": {c: len(refs[c]) for c in COLLECTIONS},
-            "reference_notes": sum(len(references[c]) for c in COLLECTIONS),
+            "inputs": sum(len(held[c]) for c in collections),
+            "held_out_excerpts": {c: len(held[c]) for c in collections},
+            "reference_excerpts": {c: len(refs[c]) for c in collections},
+            "reference_notes": sum(len(references[c]) for c in collections),
         },
         "table4": table4_rows(outputs, references, args.eps),
         "real_distributions": distribution_summary(references, real),
