@@ -6,7 +6,9 @@
 
 - **Latency**: one 4-bar excerpt (the median-length one of the sample), ids in, filled ids
   out (``fill_performance_ids``, argmax), and the same through ``perform`` (fill plus decode
-  to a ``symusic.Score``); median of ``--latency-runs`` after ``--warmup`` runs.
+  to a ``symusic.Score``); median of ``--latency-runs`` after ``--warmup`` runs. With
+  ``--steps N`` > 1 (default: the model's own ``config.unmask_steps``) also the coherent
+  sampler the pipelines use: N passes of iterative unmasking, sampled at temperature 1.
 - **Throughput**: one batch of ``--batch-size`` excerpts (default 32) per call; excerpts/s
   and tokens/s (real tokens, padding not counted), median over ``--throughput-runs``.
 - **Training**: the performer and a stock ``BertForMaskedLM`` of the same size (vocab,
@@ -161,8 +163,15 @@ def measure_inference(model, tok, excerpts: list, args) -> dict:
     from cadenza_hf.generation.performance import fill_performance_ids, perform
 
     one = sorted(excerpts, key=len)[len(excerpts) // 2]
+    steps = args.steps or getattr(model.config, "unmask_steps", 1)
+    generator = torch.Generator().manual_seed(args.seed)
     with torch.inference_mode():
         fill_s = _median_time(lambda: fill_performance_ids(model, tok, [one]), args.latency_runs, args.warmup)
+        coherent_s = _median_time(
+            lambda: fill_performance_ids(model, tok, [one], temperature=1.0, generator=generator, steps=steps),
+            args.latency_runs,
+            args.warmup,
+        )
         perform_s = _median_time(lambda: perform(model, tok, one), args.latency_runs, args.warmup)
         batch_s = _median_time(
             lambda: fill_performance_ids(model, tok, excerpts, batch_size=len(excerpts)),
@@ -173,6 +182,8 @@ def measure_inference(model, tok, excerpts: list, args) -> dict:
     return {
         "latency_tokens": len(one),
         "latency_fill_ms": 1000 * fill_s,
+        "coherent_steps": steps,
+        "latency_coherent_ms": 1000 * coherent_s,
         "latency_perform_ms": 1000 * perform_s,
         "batch": len(excerpts),
         "batch_seconds": batch_s,
@@ -303,8 +314,11 @@ def render(result: dict) -> str:
         "",
         "| measure | value |",
         "|---|---:|",
-        f"| latency, one excerpt ({inf['latency_tokens']} tokens), fill ids (median of {s['latency_runs']}) "
+        f"| latency, one excerpt ({inf['latency_tokens']} tokens), fill ids, one pass, argmax (median of "
+        f"{s['latency_runs']}) "
         f"| {inf['latency_fill_ms']:.1f} ms |",
+        f"| latency, one excerpt, coherent sampler ({inf['coherent_steps']} passes, T=1) "
+        f"| {inf['latency_coherent_ms']:.1f} ms |",
         f"| latency, one excerpt, `perform` (fill + decode to Score) | {inf['latency_perform_ms']:.1f} ms |",
         f"| throughput, batch {inf['batch']} (median of {s['throughput_runs']}) "
         f"| {inf['excerpts_per_s']:.1f} excerpts/s |",
@@ -345,6 +359,7 @@ def parse_args(argv):
     p.add_argument("--dataset", help="DatasetDict from scripts/build_dataset.py (default: synthetic excerpts)")
     p.add_argument("--split", default="validation", help="dataset split of the inference excerpts")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--steps", type=int, help="coherent sampler passes (default: the model's config.unmask_steps)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--latency-runs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32)

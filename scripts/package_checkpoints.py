@@ -12,9 +12,10 @@ training arguments), and writes the model card ``model_cards/<name>.md`` as
 ``README.md`` with its placeholders filled: ``{{train.*}}`` from the run's
 ``training_record.json``, ``{{eval.*}}`` from the evaluation JSON given (the
 ``--output-json`` of ``scripts/evaluate_composer.py`` / ``scripts/evaluate_performer.py``;
-one performer JSON holds both performers). Performers get
-``performer_kind`` (``drums``/``pitched``) in their ``config.json``, which the pipelines
-route by.
+one performer JSON holds every performer). Performers get
+``performer_kind`` (``drums``/``pitched``) and ``performer_style`` (``drums``, ``pop``,
+``classical``) in their ``config.json``, which the pipelines route by, and with
+``--performer-unmask-steps N`` their default number of decoding passes.
 
 Refuses (exit 1, nothing written) when a file is over ``--max-file-mb`` (30), the total
 is over ``--max-total-mb`` (60), a card placeholder has no value, a folder lacks its
@@ -41,10 +42,11 @@ MB = 1024 * 1024
 WEIGHTS = ("model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json")
 CONFIGS = ("config.json", "generation_config.json")
 TOKENIZER = ("tokenizer_config.json", "vocab.json", "special_tokens_map.json", "added_tokens.json")
-ROLES = {  # option -> (checkpoint folder, card template, performer kind)
-    "composer": (defaults.COMPOSER, "composer.md", None),
-    "drums": (defaults.PERFORMER_DRUMS, "performer-drums.md", "drums"),
-    "pitched": (defaults.PERFORMER_PITCHED, "performer-pitched.md", "pitched"),
+ROLES = {  # option -> (checkpoint folder, card template, performer kind, performance style)
+    "composer": (defaults.COMPOSER, "composer.md", None, None),
+    "drums": (defaults.PERFORMER_DRUMS, "performer-drums.md", "drums", "drums"),
+    "pitched": (defaults.PERFORMER_PITCHED, "performer-pitched.md", "pitched", "pop"),
+    "classical": (defaults.PERFORMER_CLASSICAL, "performer-classical.md", "pitched", "classical"),
 }
 
 
@@ -80,9 +82,17 @@ def card_values(run_dir: Path, eval_json: str | None) -> dict:
     return values
 
 
-def stage(role: str, run_dir: Path, eval_json: str | None, cards: Path, out: Path, max_file: int) -> int:
+def stage(
+    role: str,
+    run_dir: Path,
+    eval_json: str | None,
+    cards: Path,
+    out: Path,
+    max_file: int,
+    unmask_steps: int | None = None,
+) -> int:
     """Copy one checkpoint into ``out`` and write its card; return the bytes staged."""
-    name, card_name, kind = ROLES[role]
+    name, card_name, kind, style = ROLES[role]
     out.mkdir(parents=True)
     total = 0
     for src in files_to_ship(run_dir):
@@ -95,7 +105,9 @@ def stage(role: str, run_dir: Path, eval_json: str | None, cards: Path, out: Pat
     for key in ("custom_pipelines", "auto_map"):  # a shipped checkpoint is a plain model folder
         config.pop(key, None)
     if kind:
-        config["performer_kind"] = kind
+        config["performer_kind"], config["performer_style"] = kind, style
+        if unmask_steps:
+            config["unmask_steps"] = unmask_steps
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     try:
         card = fill_card((cards / card_name).read_text(encoding="utf-8"), card_values(run_dir, eval_json))
@@ -118,7 +130,7 @@ def check_shared_vocab(staged: dict[str, Path]) -> None:
 def package(args) -> dict[str, Path]:
     runs = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
     if not runs:
-        raise PackagingError("nothing to package: give --composer, --drums and/or --pitched")
+        raise PackagingError("nothing to package: give --composer, --drums, --pitched and/or --classical")
     target = Path(args.output)
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix=".staging-") as tmp:
@@ -132,6 +144,7 @@ def package(args) -> dict[str, Path]:
                 Path(args.cards),
                 staged[role],
                 int(args.max_file_mb * MB),
+                args.performer_unmask_steps,
             )
         if total > args.max_total_mb * MB:
             raise PackagingError(f"{total / MB:.1f} MB in all is over the {args.max_total_mb:.0f} MB limit")
@@ -187,6 +200,12 @@ def main(argv=None) -> int:
         "--output", default=str(defaults.PACKAGED_ROOT), help="checkpoints folder (default: the package's)"
     )
     parser.add_argument("--cards", default=str(REPO / "model_cards"), help="card templates folder")
+    parser.add_argument(
+        "--performer-unmask-steps",
+        type=int,
+        help="write this default number of performer passes (config.unmask_steps) into every performer packaged: "
+        "the measured choice for performers trained with a random mask ratio (default: keep the run's)",
+    )
     parser.add_argument("--max-file-mb", type=float, default=30.0)
     parser.add_argument("--max-total-mb", type=float, default=60.0)
     parser.add_argument("--skip-smoke-test", action="store_true")

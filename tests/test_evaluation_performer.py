@@ -314,12 +314,15 @@ def test_benchmark_performer_runs(tmp_path, capsys):
         "2",
         "--repeats",
         "1",
+        "--steps",
+        "3",
         "--markdown",
         str(md),
     ]
     result = bench.main(argv)
     assert "python scripts/benchmark_performer.py" in capsys.readouterr().out.splitlines()[0]
     inf, tr = result["inference"], result["training"]
+    assert inf["coherent_steps"] == 3 and inf["latency_coherent_ms"] > 0
     assert inf["batch"] == 3 and inf["latency_fill_ms"] > 0 and inf["excerpts_per_s"] > 0 and inf["tokens_per_s"] > 0
     assert set(tr["median"]) == {"performer", "bert"} and all(v > 0 for v in tr["median"].values())
     assert tr["same_batches"] and len(tr["batch_tokens"]) == 3
