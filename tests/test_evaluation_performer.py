@@ -255,6 +255,8 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     human = {(r["dataset"], r["decoding"]): r for r in result["human"]}
     assert set(human) == {(c, d) for c in ("groove", "pop909") for d in decodings}
     assert human["pop909", "T=1, 3 steps"]["point"] == "T=0, 3 steps" and human["groove", "T=1"]["point"] == "argmax"
+    assert (human["pop909", "T=1, 3 steps"]["temperature"], human["pop909", "T=1, 3 steps"]["steps"]) == (1.0, 3)
+    assert (human["groove", "median"]["temperature"], human["groove", "T=1"]["steps"]) == (0.0, 1)
     for r in human.values():
         assert 0 <= r["classifier_accuracy"] <= 1 and -1 <= r["point_correlation"] <= 1
     assert len(result["human_targets"]) == 2 * 2 * 3  # 2 sets x 2 sampled decodings x 3 targets

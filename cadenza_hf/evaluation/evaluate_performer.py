@@ -157,7 +157,8 @@ def table4_rows(outputs: dict, references: dict, eps: float) -> list[dict]:
             own = fn(references[performer], model_notes, eps=eps)
             figures = {c: fn(references[c], model_notes, eps=eps) for c in others}
             opp = {k: min(f[k] for f in figures.values()) for k in ("kl", "kl_reverse", "mean_diff", "std_diff")}
-            row = {"performer": performer, "decoding": decoding, "metric": metric, "notes": len(model_notes)}
+            row = {"performer": performer, "decoding": decoding, **decoding_fields(decoding), "metric": metric}
+            row["notes"] = len(model_notes)
             for key in ("kl", "kl_reverse", "mean_diff", "std_diff"):
                 row[key] = {"train": own[key], "opposite": opp[key]}
             row["others"] = {c: {k: f[k] for k in ("kl", "mean_diff", "std_diff")} for c, f in figures.items()}
@@ -188,8 +189,26 @@ def human_rows(outputs: dict, real: dict, meters: dict, seed: int) -> list[dict]
         point = decoding if not decoding.startswith("T=") else _point_decoding(decoding)
         estimate = outputs.get((performer, point), {}).get(collection)
         figures = human_likeness(real[collection], per_input[collection], meters[collection], estimate, seed=seed)
-        rows.append({"dataset": collection, "performer": performer, "decoding": decoding, "point": point, **figures})
+        rows.append(
+            {
+                "dataset": collection,
+                "performer": performer,
+                "decoding": decoding,
+                **decoding_fields(decoding),
+                "point": point,
+                **figures,
+            }
+        )
     return rows
+
+
+def decoding_fields(decoding: str) -> dict:
+    """``temperature`` and ``steps`` of a decoding name (``"median"``, ``"T=1"``, ``"T=0, 8 steps"``), so that
+    model cards can select rows with plain values (``[dataset=asap,temperature=1,steps=8]``)."""
+    if not decoding.startswith("T="):
+        return {"temperature": 0.0, "steps": 1}
+    head, _, tail = decoding.partition(", ")
+    return {"temperature": float(head[2:]), "steps": int(tail.split()[0]) if tail else 1}
 
 
 def _point_decoding(decoding: str) -> str:
