@@ -312,15 +312,27 @@ def test_median_differs_from_argmax_on_a_two_peaked_slot():
     model = tiny_model(velocity_token_ids=[10, 11, 12])
     logits = torch.full((1, VOCAB), -30.0)
     logits[0, [10, 11, 12]] = torch.tensor([0.49, 0.03, 0.48]).log()
-    assert model._median_tokens(logits, torch.tensor([True])).tolist() == [11]
+    assert model._family_estimate(logits, torch.tensor([True]), "median").tolist() == [11]
     assert logits[0, [10, 11, 12]].argmax().item() == 0
+
+
+def test_mean_estimate_is_the_bin_nearest_the_expected_index():
+    # bins 0..3 with probabilities .4/.3/.2/.1: expected index 1.0 -> bin 1; .1/.1/.1/.7: 2.4 -> bin 2
+    model = tiny_model(velocity_token_ids=[10, 11, 12, 13])
+    logits = torch.full((2, VOCAB), -30.0)
+    logits[0, [10, 11, 12, 13]] = torch.tensor([0.4, 0.3, 0.2, 0.1]).log()
+    logits[1, [10, 11, 12, 13]] = torch.tensor([0.1, 0.1, 0.1, 0.7]).log()
+    assert model._family_estimate(logits, torch.tensor([True, True]), "mean").tolist() == [11, 12]
+    ids, _, vel, mt, _ = performance_batch(batch=2, notes=6)
+    filled = model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, point_estimate="mean")
+    assert torch.equal(filled[~(vel | mt)], ids[~(vel | mt)])
 
 
 def test_point_estimate_is_checked():
     model = tiny_model()
     ids, _, vel, mt, _ = performance_batch()
     with pytest.raises(ValueError, match="point_estimate"):
-        model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, point_estimate="mean")
+        model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, point_estimate="mode")
 
 
 def test_fill_performance_sampling_is_seeded():

@@ -24,7 +24,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .configuration_performer import CadenzaPerformerConfig
 
 # what `fill_performance(temperature=0)` may pick per slot: the most likely bin or the median bin
-POINT_ESTIMATES = ("argmax", "median")
+POINT_ESTIMATES = ("argmax", "median", "mean")
 # in which order `fill_performance(steps > 1)` commits slots: most confident first (MaskGIT) or in sequence order
 UNMASK_ORDERS = ("confidence", "sequence")
 
@@ -420,7 +420,9 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 slot's cumulative probability (over its family, in the config's increasing-value order) first
                 reaches one half. The median minimises the expected absolute error, so it is the estimate to use
                 when performances are scored by MAE; the argmax of a wide or two-peaked distribution (a drum hit
-                that is either a ghost note or an accent) can sit far from most of its mass.
+                that is either a ghost note or an accent) can sit far from most of its mass. `"mean"`: the bin
+                nearest the slot's expected bin index (the least squared error); where every note's distribution
+                has the same mode it still follows each note's shift of mass, so the dynamics keep their shape.
             steps (`int`, *optional*, defaults to 1):
                 Forward passes; 1 is one-shot decoding, at most one pass per slot is useful.
             order (`str`, *optional*, defaults to `"confidence"`):
@@ -476,8 +478,8 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         under the slot's family distribution (untempered)."""
         allowed = self._allowed_tokens(is_velocity, logits.shape[-1], logits.device)  # (N, vocab)
         logits = logits.masked_fill(~allowed, float("-inf"))
-        if temperature == 0 and point_estimate == "median":
-            choice = self._median_tokens(logits, is_velocity)
+        if temperature == 0 and point_estimate != "argmax":
+            choice = self._family_estimate(logits, is_velocity, point_estimate)
         else:
             choice = logits.argmax(-1) if temperature == 0 else _sample(logits / temperature, top_p, generator)  # (N,)
         confidence = logits.softmax(-1).gather(-1, choice[:, None]).squeeze(-1)
@@ -506,8 +508,9 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             raise ValueError(f"Need temperature >= 0 and 0 < top_p <= 1, got temperature={temperature}, top_p={top_p}.")
         return velocity_positions | microtiming_positions
 
-    def _median_tokens(self, logits: torch.Tensor, is_velocity: torch.BoolTensor) -> torch.LongTensor:
-        """Per slot, the family token at which the cumulative probability first reaches 1/2; `(N,)` ids."""
+    def _family_estimate(self, logits: torch.Tensor, is_velocity: torch.BoolTensor, estimate: str) -> torch.LongTensor:
+        """Per slot, the family token at which the cumulative probability first reaches 1/2 (`"median"`) or the one
+        nearest the expected bin index (`"mean"`); `(N,)` ids."""
         choice = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
         for family_ids, rows in (
             (self.config.velocity_token_ids, is_velocity),
@@ -516,9 +519,13 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             if not rows.any():
                 continue
             family = torch.tensor(family_ids, dtype=torch.long, device=logits.device)  # increasing value order
-            cumulative = logits[rows][:, family].softmax(-1).cumsum(-1)  # (n, family)
-            index = (cumulative < 0.5).sum(-1).clamp(max=len(family_ids) - 1)  # first bin reaching 1/2
-            choice[rows] = family[index]
+            probs = logits[rows][:, family].softmax(-1)  # (n, family)
+            if estimate == "median":
+                index = (probs.cumsum(-1) < 0.5).sum(-1)  # first bin reaching 1/2
+            else:
+                bins = torch.arange(len(family_ids), device=logits.device, dtype=probs.dtype)
+                index = (probs * bins).sum(-1).round().long()
+            choice[rows] = family[index.clamp(max=len(family_ids) - 1)]
         return choice
 
     def _allowed_tokens(self, is_velocity: torch.BoolTensor, vocab_size: int, device) -> torch.BoolTensor:
