@@ -261,7 +261,7 @@ class MidiVariationPipeline(CadenzaPipeline):
             bars=meta.bars,
             drums=kind == "drums",
             monophonic=kind == "melody",
-            time_signature=tuple(meta.time_signature),
+            time_signature=meta.meter,  # one meter, or each bar's when the idea crosses meter changes
             temperature=temperature,
             top_p=top_p,
             max_new_tokens=max_new_tokens,

@@ -192,6 +192,10 @@ def sample_excerpts(tok, data_dir: Path, num: int, bar_lengths: list[int], seed:
                     for start in rng.integers(0, total - bars + 1, size=TRIES_PER_SOURCE).tolist():
                         try:
                             excerpt = tok.extract_excerpt(score, track=track, start_bar=start, bars=bars)
+                            if (
+                                excerpt.meta.bar_meters
+                            ):  # the baselines read one meter: windows across a change stay out
+                                raise MidiInputError(excerpt.meta.source, "the meter changes inside the window")
                         except MidiInputError:
                             stats[kind, bars][0] += 1
                             continue

@@ -156,6 +156,12 @@ def unusual_valid_files() -> dict[str, bytes]:
     files["meter_changes_after_the_idea"] = header() + track_chunk(
         tp + _meter_changes([(0, 4, 2), (_bar(4), 3, 2), (_bar(4) + 3 * 480 * 2, 5, 2)], _arpeggio(count=56))
     )
+    files["meter_changes_inside_the_idea"] = header() + track_chunk(  # 4/4 3/4 5/4 4/4, one bar each
+        tp
+        + _meter_changes(
+            [(0, 4, 2), (_bar(1), 3, 2), (_bar(1) + 1440, 5, 2), (_bar(1) + 3840, 4, 2)], _arpeggio(count=32)
+        )
+    )
     files["tempo_changes"] = header() + track_chunk(
         ts
         + tp

@@ -161,11 +161,17 @@ def test_tokenizer_errors_are_midi_input_errors(tokenizer):
 
 
 def test_meter_change_inside_window(tokenizer):
+    """A window across a meter change keeps each bar's meter (tests/test_meter_changes.py); the
+    dataset builder's windows (``meter_changes=False``) still refuse it."""
     events = time_signature(4, 2) + meta(0x58, bytes([3, 2, 24, 8]), delta=1920 * 2)
     data = header(1, 2) + track_chunk(events) + track_chunk(notes_events([(i * 480, 400, 60, 80) for i in range(20)]))
+    excerpt = tokenizer.extract_excerpt(data)
+    assert excerpt.meta.bar_meters == [(4, 4), (4, 4), (3, 4), (3, 4)] and excerpt.score.note_num() == 14
+    ids = tokenizer.encode_excerpt(excerpt)
+    assert tokenizer.grammar_errors(ids, bars=4, time_signature=excerpt.meta.meter, require_eos=True) == 0
     with pytest.raises(MidiInputError, match="meter changes inside bars 0-3"):
-        tokenizer.encode_midi(data)
-    assert tokenizer.encode_midi(data, start_bar=2, bars=2)  # the 3/4 part alone is fine
+        tokenizer.cut_excerpt(tokenizer.track_score(excerpt.score, 0), 0, 4, meter_changes=False)
+    assert tokenizer.encode_midi(data, start_bar=2, bars=2)  # the 3/4 part alone is one meter
 
 
 def test_too_many_notes_in_window(tokenizer, monkeypatch):

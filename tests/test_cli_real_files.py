@@ -95,10 +95,14 @@ def test_two_four_is_pointed_out(tmp_path, capsys):
     assert "in 2/4 (4 bars are 8 beats; for music in 4/4 pass --meter 4/4)" in out
 
 
-def test_meter_change_inside_the_window_is_refused_clearly(tmp_path, capsys):
+def test_meter_change_inside_the_window_keeps_each_bars_meter(tmp_path, capsys):
     path = _idea(tmp_path, UNUSUAL["meter_changes_after_the_idea"])
-    code, _, err = _run(["vary", path, "-o", tmp_path / "out", "--start-bar", "2"], capsys)
-    assert code == 2 and err.count("\n") == 1 and "the meter changes inside bars 2-5" in err
+    code, out, err = _run(["vary", path, "-o", tmp_path / "out", "-n", "1", "--start-bar", "2", "--seed", "0"], capsys)
+    assert code == 0, err
+    assert "bars 2-5 in 4/4, 4/4, 3/4, 3/4" in out
+    written = read_midi(str(tmp_path / "out" / "idea_var1.mid"))
+    assert [(ts.time, ts.numerator, ts.denominator) for ts in written.time_signatures] == [(0, 4, 4), (3840, 3, 4)]
+    assert written.end() <= 2 * 1920 + 2 * 1440
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,12 @@ def _excerpts(tokenizer, score, track, limit=6):
     found = []
     for bar in range(0, count_bars(score) - 3, 4):
         try:
-            found.append(tokenizer.extract_excerpt(score, track=track, start_bar=bar))
+            excerpt = tokenizer.extract_excerpt(score, track=track, start_bar=bar)
         except MidiInputError:
             continue
+        if excerpt.meta.bar_meters:  # across a meter change: tests/test_meter_changes.py
+            continue
+        found.append(excerpt)
         if len(found) == limit:
             break
     return found

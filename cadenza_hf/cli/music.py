@@ -96,7 +96,9 @@ def _describe(excerpt, args=None) -> str:
     auto = ""
     if args is not None and args.start_bar is None and meta.start_bar > 0:
         auto = " (no --start-bar: the first bars with notes)"
-    if args is not None and args.meter is None and tuple(meta.time_signature) == (2, 4):
+    if meta.bar_meters:
+        auto += " in " + ", ".join(f"{num}/{den}" for num, den in meta.bar_meters)
+    elif args is not None and args.meter is None and tuple(meta.time_signature) == (2, 4):
         auto += f" in 2/4 ({meta.bars} bars are {2 * meta.bars} beats; for music in 4/4 pass --meter 4/4)"
     return (
         f"track {meta.track_index} ({meta.track_name or 'unnamed'}), "

@@ -215,7 +215,7 @@ def _add_window_args(p: argparse.ArgumentParser) -> None:
         "--meter",
         default=None,
         metavar="N/D",
-        help="read the file in this meter, e.g. 4/4, instead of its time signatures (for 1/4 or 2/4 on every bar)",
+        help="read every bar in this meter, e.g. 4/4, instead of the file's time signatures (for 1/4 or 2/4 on every bar)",
     )
 
 

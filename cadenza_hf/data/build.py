@@ -140,7 +140,8 @@ def file_rows(source: SourceFile, tokenizer, options: BuildOptions) -> tuple[lis
         last = count_bars(single) - options.bars
         for bar in range(0, last + 1, options.hop_bars):
             try:
-                excerpt = tokenizer.cut_excerpt(single, bar, options.bars, source.name)
+                # rows hold one meter per window (the time_signature column): windows across a change are skipped
+                excerpt = tokenizer.cut_excerpt(single, bar, options.bars, source.name, meter_changes=False)
             except MidiInputError as err:
                 skipped[_skip_reason(err.reason)] += 1
                 continue

@@ -25,7 +25,10 @@ class PerTokGrammarLogitsProcessor(LogitsProcessor):
         tokenizer: the :class:`~cadenza_hf.PerTokTokenizer` whose grammar to enforce.
         bars (`int` or list): bars each sequence must have.
         drums (`bool` or list): drum notes (no durations) instead of pitched notes.
-        time_signature (tuple or list of tuples): meter of each sequence (default 4/4).
+        time_signature (tuple or list): meter of every sequence (default 4/4): one meter
+            ``(num, den)``, or a tuple of per-bar meters (``((4, 4), (3, 4), ...)``, a window
+            across meter changes: each bar's positions are kept inside its own length); a list
+            gives one such setting per row.
         max_length (`int`): total length (prompt included) generation may reach; choices
             that could not close every bar and write EOS within it are masked.
         mode (`str`): ``"composition"`` (composer output) or ``"full"``.

@@ -50,7 +50,8 @@ class ComposeOptions:
     """How to decode: greedy (``temperature == 0``) or sampled with ``temperature``/``top_p``.
 
     ``drums`` selects the drum grammar (PitchDrum notes, no durations); ``monophonic``
-    allows one note per onset (melodies). Neither is a model input: the composer has no
+    allows one note per onset (melodies). ``time_signature`` is one meter, or a tuple of
+    per-bar meters for an idea across meter changes (``ExcerptMeta.meter`` gives either). Neither is a model input: the composer has no
     kind conditioning, so the kind is imposed by the grammar processor.
     ``kind_first`` (greedy only): choose the most likely token kind, then the most likely
     token of that kind (:class:`~cadenza_hf.generation.KindFirstLogitsProcessor`);
@@ -60,7 +61,7 @@ class ComposeOptions:
     bars: int = 4
     drums: bool = False
     monophonic: bool = False
-    time_signature: tuple[int, int] = (4, 4)
+    time_signature: tuple = (4, 4)
     temperature: float = 1.0
     top_p: float = 0.95
     max_new_tokens: int = 768

@@ -37,7 +37,7 @@ def piano_roll_png(rolls, title: str = "", dpi: int = 110) -> bytes:
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
     from matplotlib.colors import Normalize
-    from matplotlib.ticker import MultipleLocator
+    from matplotlib.ticker import FixedLocator
 
     rolls = list(rolls)
     norm, cmap = Normalize(1, 127), plt.get_cmap("viridis")
@@ -61,7 +61,7 @@ def piano_roll_png(rolls, title: str = "", dpi: int = 110) -> bytes:
         ax.tick_params(labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlim(0, max(end, 1.0))
-    axes[-1, 0].xaxis.set_major_locator(MultipleLocator(_bar_beats(rolls[0][1])))
+    axes[-1, 0].xaxis.set_major_locator(FixedLocator(_bar_lines(rolls[0][1], max(end, 1.0))))
     axes[-1, 0].set_xlabel("quarter notes (grid lines: bars)")
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[:, 0].tolist(), label="velocity", pad=0.01)
     if title:
@@ -72,12 +72,21 @@ def piano_roll_png(rolls, title: str = "", dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
-def _bar_beats(score) -> float:
-    """Quarter notes per bar of ``score`` (its first time signature; 4/4 without one)."""
-    if len(score.time_signatures):
-        ts = score.time_signatures[0]
-        return 4 * ts.numerator / ts.denominator
-    return 4.0
+def _bar_lines(score, end: float) -> list[float]:
+    """Where ``score``'s bars start, in quarter notes up to ``end``: bar by bar through its
+    time signatures (4/4 before the first one; a change starts a new bar)."""
+    tpq = score.ticks_per_quarter
+    changes = sorted((ts.time / tpq, 4 * ts.numerator / ts.denominator) for ts in score.time_signatures)
+    if not changes or changes[0][0] > 0:
+        changes.insert(0, (0.0, 4.0))
+    lines = []
+    for i, (start, length) in enumerate(changes):
+        last = i + 1 == len(changes)
+        stop = end if last else changes[i + 1][0]
+        while (start <= stop if last else start < stop) and start <= end:
+            lines.append(start)
+            start += length
+    return lines
 
 
 __all__ = ["piano_roll_png", "require_matplotlib"]

@@ -1,10 +1,10 @@
 """Bars and bar windows of a score: which track, which bars, and the meta to restore.
 
 A PerTok excerpt is one track over a window of whole bars. Bars follow the score's
-time signatures (a change starts a new bar); a window must lie in one meter. The
-``ExcerptMeta`` keeps what the tokens do not carry (tempo map, meter, program, drum
-flag, track name) so a decode can write the same tempo, meter and instrument back
-instead of 4/4, 120 bpm, piano.
+time signatures (a change starts a new bar); a window may cross meter changes (4/4, 3/4,
+5/4, ...), and then each bar keeps its own meter. The ``ExcerptMeta`` keeps what the
+tokens do not carry (tempo map, meter of each bar, program, drum flag, track name) so a
+decode can write the same tempo, meters and instrument back instead of 4/4, 120 bpm, piano.
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ MAX_EXCERPT_NOTES = 1024  # notes in one window; real 4-bar tracks here hold at 
 
 @dataclass
 class ExcerptMeta:
-    """What a window's tokens do not carry. Times are ticks from the window start."""
+    """What a window's tokens do not carry. Times are ticks from the window start.
+
+    ``time_signature`` is the meter of the window's first bar. ``bar_meters`` is None
+    when every bar is in that meter (the usual case: nothing else changes), else the
+    meter of each bar, ``bars`` long (a window across meter changes).
+    """
 
     ticks_per_quarter: int = 480
     time_signature: tuple[int, int] = (4, 4)
+    bar_meters: list[tuple[int, int]] | None = None
     tempos: list[tuple[int, float]] = field(default_factory=lambda: [(0, 120.0)])
     program: int = 0
     is_drum: bool = False
@@ -38,8 +44,28 @@ class ExcerptMeta:
 
     @property
     def bar_ticks(self) -> int:
+        """Length of the first bar (of every bar when ``bar_meters`` is None)."""
         num, den = self.time_signature
         return self.ticks_per_quarter * 4 * num // den
+
+    @property
+    def meters(self) -> list[tuple[int, int]]:
+        """The meter of each bar of the window."""
+        return list(self.bar_meters) if self.bar_meters else [tuple(self.time_signature)] * self.bars
+
+    @property
+    def bar_lengths(self) -> list[int]:
+        """The length of each bar of the window, in ticks at ``ticks_per_quarter``."""
+        return [self.ticks_per_quarter * 4 * num // den for num, den in self.meters]
+
+    @property
+    def meter(self):
+        """``(num, den)`` when every bar has one meter, else the tuple of per-bar meters.
+
+        The form ``PerTokTokenizer.grammar_errors(time_signature=...)``, ``ComposeOptions`` and
+        the grammar logits processor take.
+        """
+        return tuple(self.bar_meters) if self.bar_meters else tuple(self.time_signature)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,6 +74,8 @@ class ExcerptMeta:
     def from_dict(cls, data: dict) -> ExcerptMeta:
         data = dict(data)
         data["time_signature"] = tuple(data.get("time_signature", (4, 4)))
+        if data.get("bar_meters"):
+            data["bar_meters"] = [tuple(m) for m in data["bar_meters"]]
         data["tempos"] = [tuple(t) for t in data.get("tempos", [(0, 120.0)])]
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
@@ -113,6 +141,15 @@ def locate_bar(runs, index: int) -> tuple[int, int, int, int] | None:
     return None
 
 
+def run_of(runs, index: int) -> int:
+    """Which run (meter) holds bar ``index`` (bars past the layout are in the last one)."""
+    for i, run in enumerate(runs):
+        if index < run[4]:
+            return i
+        index -= run[4]
+    return len(runs) - 1
+
+
 def bar_at(runs, tick: int) -> int:
     """Index of the bar holding ``tick`` (bars past the layout continue in the last meter)."""
     index = 0
@@ -156,6 +193,39 @@ def _list(names: list[str]) -> str:
     return ", ".join(f"{i}:{n or '<unnamed>'}" for i, n in enumerate(names)) or "none"
 
 
+def meter_of_length(length: int, denominator: int, ticks_per_quarter: int) -> tuple[int, int] | None:
+    """The meter whose bar lasts ``length`` ticks: over ``denominator`` if it can, else a finer one (up to 64)."""
+    den = denominator
+    while den <= 64:
+        whole = 4 * ticks_per_quarter
+        if (length * den) % whole == 0 and length * den // whole >= 1:
+            return length * den // whole, den
+        den *= 2
+    return None
+
+
+def window_bars(runs, start_bar: int, bars: int, ticks_per_quarter: int, source: str = ""):
+    """``(lengths, meters)`` of the bars ``start_bar`` .. ``start_bar + bars - 1``, one entry per bar.
+
+    A bar cut short by a meter change mid-bar lasts until the change and gets the meter of that
+    length (MidiInputError if no meter up to x/64 has it).
+    """
+    layout = _extend(runs, start_bar + bars + 1)
+    starts = [locate_bar(layout, b)[0] for b in range(start_bar, start_bar + bars + 1)]
+    lengths, meters = [], []
+    for b in range(bars):
+        _start, nominal, num, den = locate_bar(layout, start_bar + b)
+        length = starts[b + 1] - starts[b]
+        meter = (num, den) if length == nominal else meter_of_length(length, den, ticks_per_quarter)
+        if meter is None:
+            raise MidiInputError(
+                source, f"bar {start_bar + b} is cut to {length} ticks by a meter change, a length no meter has"
+            )
+        lengths.append(length)
+        meters.append(meter)
+    return lengths, meters
+
+
 def tempo_map(score: symusic.Score, start: int, end: int) -> list[tuple[int, float]]:
     """The tempo in force at ``start`` (at tick 0) and the changes up to ``end``, shifted."""
     tempos = sorted(((int(t.time), float(t.qpm)) for t in score.tempos), key=lambda t: t[0])
@@ -178,6 +248,7 @@ def cut_window(
     source: str,
     wrap_tail: bool = True,
     label_index: int | None = None,
+    meter_changes: bool = True,
 ) -> Excerpt:
     """Cut ``bars`` bars of one track starting at bar ``start_bar``.
 
@@ -191,6 +262,12 @@ def cut_window(
     ``start_bar=None`` takes the first window (bars 0 to ``bars - 1``, then the next
     ``bars``, ...) that holds a note of the track. ``label_index`` is
     the track's number in the file, for messages (``score`` may hold that track alone).
+
+    A window across meter changes keeps each bar's meter (``meta.bar_meters``, and a time
+    signature at each change in the excerpt's score); a bar cut short by a change mid-bar
+    gets the meter of its real length (a 4/4 bar cut after two beats is a 2/4 bar). With
+    ``meter_changes=False`` such a window is refused instead ("the meter changes inside
+    bars A-B"), as the dataset builder wants. A window in one meter is cut as it always was.
     """
     if bars < 1:
         raise MidiInputError(source, f"bars must be at least 1, got {bars}")
@@ -210,16 +287,25 @@ def cut_window(
     # bars past the last note continue in the last meter (an idea may end in rests)
     last = locate_bar(runs, start_bar + bars - 1) or locate_bar(_extend(runs, start_bar + bars), start_bar + bars - 1)
     start, bar_ticks, num, den = first
-    if last[1:] != first[1:] or last[0] != start + (bars - 1) * bar_ticks:
+    bar_meters = None
+    one_run = run_of(runs, start_bar) == run_of(runs, start_bar + bars - 1)  # 4/4 3/4 5/4 4/4 is not 4/4
+    if one_run and last[1:] == first[1:] and last[0] == start + (bars - 1) * bar_ticks:  # one meter throughout
+        window = bars * bar_ticks
+        head = tail = margin_fn(bar_ticks)
+    elif not meter_changes:
         raise MidiInputError(source, f"the meter changes inside bars {start_bar}-{start_bar + bars - 1}")
-    margin = margin_fn(bar_ticks)
-    window = bars * bar_ticks
-    lo, hi = start - margin, start + window - (0 if wrap_tail else margin)
+    else:
+        lengths, bar_meters = window_bars(runs, start_bar, bars, score.ticks_per_quarter, source)
+        window = sum(lengths)
+        # a note this close before the first bar line is played ahead of it; one this close before the
+        # window's end anticipates the next downbeat (each bar's own margin)
+        head, tail = margin_fn(lengths[0]), margin_fn(lengths[-1])
+    lo, hi = start - head, start + window - (0 if wrap_tail else tail)
     notes = track.notes.numpy()
     keep = (notes["time"] >= lo) & (notes["time"] < hi)
     if wrap_tail:
-        tail = keep & (notes["time"] >= start + window - margin)
-        notes["time"][tail] -= window
+        wrapped = keep & (notes["time"] >= start + window - tail)
+        notes["time"][wrapped] -= window
         order = np.argsort(notes["time"], kind="stable")
         notes = {key: value[order] for key, value in notes.items()}
         keep = keep[order]
@@ -240,12 +326,19 @@ def cut_window(
     )
     excerpt.tracks.append(new_track)
     excerpt.time_signatures.append(symusic.TimeSignature(0, num, den))
+    if bar_meters:
+        bar_start = 0
+        for i, (length, meter) in enumerate(zip(lengths, bar_meters)):
+            if i and meter != bar_meters[i - 1]:
+                excerpt.time_signatures.append(symusic.TimeSignature(bar_start, *meter))
+            bar_start += length
     tempos = tempo_map(score, start, hi)
     for time, qpm in tempos:
         excerpt.tempos.append(symusic.Tempo(time, qpm=qpm))
     meta = ExcerptMeta(
         ticks_per_quarter=score.ticks_per_quarter,
         time_signature=(num, den),
+        bar_meters=bar_meters,
         tempos=tempos,
         program=track.program,
         is_drum=track.is_drum,
@@ -269,7 +362,10 @@ __all__ = [
     "cut_window",
     "first_bar_with_notes",
     "locate_bar",
+    "meter_of_length",
     "meter_segments",
+    "run_of",
     "select_track",
     "tempo_map",
+    "window_bars",
 ]

@@ -13,7 +13,8 @@ with these rules, each broken rule counting one error:
 
 - every bar opens with ``Bar``; with ``bars`` given, exactly that many bars;
 - a note's position (the sum of the shifts since its bar line) lies inside the bar and
-  on the tokenizer's union grid; several shifts in a row are allowed only after the
+  on the tokenizer's union grid (bars may differ in length: a window across meter
+  changes checks each bar against its own length); several shifts in a row are allowed only after the
   largest shift (that is how long gaps are written); a shift must be followed by a note;
 - a sequence holds pitched notes or drum notes, never both; pitches at one position do
   not descend;
@@ -80,7 +81,8 @@ class GrammarState:
     """Where a sequence stands in the grammar (one per sequence being checked/generated)."""
 
     bars: int | None = None
-    bar_ticks: int = 1920
+    bar_ticks: int = 1920  # length of the bar being read
+    bar_lengths: tuple = ()  # each bar's length when they differ (bars past it keep the last); () = all bar_ticks
     mode: str | None = None  # "full" | "masked" | "composition"; fixed by the first note
     track: Kind | None = None  # Kind.PITCH or Kind.DRUM
     started: bool = False
@@ -144,7 +146,16 @@ class PerTokGrammar:
         return out
 
     def new_state(self, bars=None, bar_ticks=1920, mode=None, track=None, min_notes=0) -> GrammarState:
-        return GrammarState(bars=bars, bar_ticks=bar_ticks, mode=mode, track=track, min_notes=min_notes)
+        """A fresh state; ``bar_ticks`` is one bar length or a list of each bar's length."""
+        lengths = ()
+        if not isinstance(bar_ticks, (int, np.integer)):
+            lengths = tuple(int(t) for t in bar_ticks)
+            if not lengths:
+                raise ValueError("bar_ticks: an empty list of bar lengths")
+            bar_ticks = lengths[0]
+        return GrammarState(
+            bars=bars, bar_ticks=int(bar_ticks), bar_lengths=lengths, mode=mode, track=track, min_notes=min_notes
+        )
 
     def step(self, state: GrammarState, token_id: int) -> int:
         """Advance ``state`` by one token; return the number of errors it adds."""
@@ -164,6 +175,8 @@ class PerTokGrammar:
             state.errors += state.in_shift
             state.n_bars += 1
             state.errors += state.bars is not None and state.n_bars > state.bars
+            if state.bar_lengths:
+                state.bar_ticks = state.bar_lengths[min(state.n_bars, len(state.bar_lengths)) - 1]
             state.pos, state.in_shift, state.shift_chain_open, state.last_pitch = 0, False, False, -1
         elif kind == Kind.SHIFT:
             state.errors += state.n_bars == 0 or (state.in_shift and not state.shift_chain_open)
@@ -218,7 +231,7 @@ class PerTokGrammar:
         return errors
 
     def count_errors(self, ids, bars=None, bar_ticks=1920, require_eos=False) -> int:
-        """Number of grammar errors in one sequence of ids."""
+        """Number of grammar errors in one sequence of ids (``bar_ticks``: one length, or each bar's)."""
         state = self.new_state(bars=bars, bar_ticks=bar_ticks)
         for token_id in ids:
             self.step(state, int(token_id))

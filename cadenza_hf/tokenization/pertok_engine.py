@@ -16,7 +16,9 @@ Why the timing hooks are replaced (all measured on miditok 3.1.0):
   difference between consecutive grid positions (multiples of the grids' common step).
 - Upstream hard-codes 4/4 bars (and computes ``den / 4 * num`` quarters per bar for
   time-signature tokens, wrong for x/8 and x/2). Here the bar length follows the
-  excerpt's time signature, read from the score being encoded.
+  excerpt's time signature, read from the score being encoded; with several (a window
+  across meter changes) each bar has its own length and positions count from its own
+  bar line.
 - Upstream writes no ``Bar`` for the first bar and none for trailing empty bars, so the
   number of bars cannot be read from the tokens. Here every bar opens with ``Bar``.
 - Upstream emits one ``TimeShift`` per note, truncating gaps longer than its largest
@@ -60,6 +62,7 @@ class CadenzaPerTok(PerTok):
 
     def __init__(self, config: TokenizerConfig):
         self._bar_ticks = None
+        self._bar_layout = None  # (starts, lengths) of the bars when the meter changes, else None
         super().__init__(config)
         self._bar_ticks = 4 * self.tpq
 
@@ -121,6 +124,57 @@ class CadenzaPerTok(PerTok):
             bar, pos = bar + 1, 0
         return bar, pos, tick - (bar * bar_ticks + pos)
 
+    def bar_layout(self, signatures, end: int) -> tuple[list[int], list[int]]:
+        """``(starts, lengths)`` of the bars of a score whose meter changes, through ``end``.
+
+        ``signatures`` are ``(tick, numerator, denominator)``; a change starts a new bar (a
+        bar it cuts short lasts until the change). Bars after the last change continue in
+        the last meter until past ``end``.
+        """
+        segments: list[tuple[int, int, int]] = []
+        for tick, num, den in sorted(signatures, key=lambda t: t[0]):
+            if segments and segments[-1][0] == tick:
+                segments.pop()  # several signatures on one tick: the last one wins
+            if not segments or segments[-1][1:] != (num, den):
+                segments.append((tick, num, den))
+        if not segments or segments[0][0] > 0:
+            segments.insert(0, (0, 4, 4))
+        starts, lengths = [], []
+        for i, (tick, num, den) in enumerate(segments):
+            length = max(1, self.tpq * 4 * num // den)
+            stop = segments[i + 1][0] if i + 1 < len(segments) else max(end, tick) + 1
+            while tick < stop:
+                starts.append(tick)
+                lengths.append(length if i + 1 == len(segments) else min(length, stop - tick))
+                tick += length
+        return starts, lengths
+
+    def quantize_in_layout(self, tick: int) -> tuple[int, int, int]:
+        """:meth:`quantize_onset` over bars of different lengths (``self._bar_layout``).
+
+        A note before the first bar line (within the margin a window keeps) is played
+        ahead of bar 0's downbeat: bar 0, position 0, negative microtiming.
+        """
+        starts, lengths = self._bar_layout
+        if tick < 0:
+            return 0, 0, tick
+        i = bisect.bisect_right(starts, tick) - 1
+        start, length = starts[i], lengths[i]
+        if i == len(starts) - 1 and tick >= start + length:  # past the layout: the last meter goes on
+            extra = (tick - start) // length
+            i, start = i + extra, start + extra * length
+        bar, pos, micro = self.quantize_onset(tick - start, length)
+        return i + bar, pos, micro
+
+    def bar_start(self, bar: int) -> int:
+        """Tick of bar ``bar``'s line in the score being encoded."""
+        if self._bar_layout is None:
+            return bar * self._bar_ticks
+        starts, lengths = self._bar_layout
+        if bar < len(starts):
+            return starts[bar]
+        return starts[-1] + (bar - len(starts) + 1) * lengths[-1]
+
     def split_shift(self, delta: int) -> list[int]:
         """Write a positive grid difference as TimeShift values, largest first."""
         out, largest = [], self.shift_values[-1]
@@ -137,13 +191,17 @@ class CadenzaPerTok(PerTok):
 
     # ---- encoding hooks --------------------------------------------------------------
     def _score_to_tokens(self, score, attribute_controls_indexes=None):
-        # Identical to PerTok except: the bar length is taken from the score's
-        # (single) time signature before the time events are added.
+        # Identical to PerTok except: the bar lengths are taken from the score's time
+        # signatures before the time events are added (one length for one meter).
         if len(score.time_signatures):
             ts = score.time_signatures[0]
             self._bar_ticks = self.tpq * 4 * ts.numerator // ts.denominator
         else:
             self._bar_ticks = 4 * self.tpq
+        signatures = [(int(ts.time), ts.numerator, ts.denominator) for ts in score.time_signatures]
+        self._bar_layout = None
+        if len({(num, den) for _, num, den in signatures}) > 1:
+            self._bar_layout = self.bar_layout(signatures, int(score.end()))
         return super()._score_to_tokens(score, attribute_controls_indexes)
 
     def _create_duration_event(self, note, _program, _ticks_per_beat, _tpb_idx) -> Event:
@@ -163,7 +221,7 @@ class CadenzaPerTok(PerTok):
             while cur_bar < bar:
                 cur_bar += 1
                 prev_pos = 0
-                out.append(Event("Bar", "None", cur_bar * self._bar_ticks))
+                out.append(Event("Bar", "None", self.bar_start(cur_bar)))
             if pos > prev_pos:
                 for shift in self.split_shift(pos - prev_pos):
                     out.append(Event("TimeShift", _ticks_to_str(shift, self.tpq), note_events[0].time))
@@ -180,7 +238,10 @@ class CadenzaPerTok(PerTok):
         max_mt = int(self.max_mt_shift)
         for event in events:
             if event.type_ in PITCH_TYPES:
-                bar, pos, mt = self.quantize_onset(event.time, self._bar_ticks)
+                if self._bar_layout is None:
+                    bar, pos, mt = self.quantize_onset(event.time, self._bar_ticks)
+                else:
+                    bar, pos, mt = self.quantize_in_layout(event.time)
                 mt = max(-max_mt, min(max_mt, mt))
                 if self.use_microtiming:
                     mt = self.nearest_microtiming(mt)
@@ -191,14 +252,18 @@ class CadenzaPerTok(PerTok):
         return groups
 
     # ---- decoding --------------------------------------------------------------------
-    def tokens_to_notes(self, tokens: list[str], bar_ticks: int, default_duration: int) -> list[tuple]:
+    def tokens_to_notes(self, tokens: list[str], bar_ticks, default_duration: int) -> list[tuple]:
         """Decode token strings into ``(onset, duration, pitch, velocity)`` tuples.
+
+        ``bar_ticks`` is the bar length, or a list of each bar's length (bars past the
+        list continue with its last length).
 
         Special tokens are skipped. A MASK in a performance slot, or a missing
         performance token, decodes to microtiming 0 and the default velocity; a missing
         duration decodes to ``default_duration`` ticks. An onset played ahead of the first
         bar line stays negative (it is clamped only when written to a MIDI file).
         """
+        start_of = bar_starts(bar_ticks)
         notes, bar, pos = [], -1, 0
         current = None  # [onset, duration, pitch, velocity] of the note being read
         for token in tokens:
@@ -208,7 +273,7 @@ class CadenzaPerTok(PerTok):
             elif kind == "TimeShift":
                 pos, current = pos + _str_to_ticks(value), None
             elif kind in PITCH_TYPES:
-                current = [max(bar, 0) * bar_ticks + pos, default_duration, int(value), DEFAULT_VELOCITY]
+                current = [start_of(max(bar, 0)) + pos, default_duration, int(value), DEFAULT_VELOCITY]
                 notes.append(current)
             elif current is not None and kind == "MicroTiming":
                 current[0] += int(value)
@@ -232,6 +297,25 @@ class CadenzaPerTok(PerTok):
         return score
 
 
+def bar_starts(bar_ticks):
+    """A function from a bar index to its start tick: bars of ``bar_ticks`` ticks, or of the
+    lengths listed (bars past the list continue with its last length)."""
+    if isinstance(bar_ticks, (int, np.integer)):
+        length = int(bar_ticks)
+        return lambda bar: bar * length
+    lengths = [int(t) for t in bar_ticks]
+    if not lengths:
+        raise ValueError("bar_ticks: an empty list of bar lengths")
+    starts = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+
+    def start_of(bar: int) -> int:
+        if bar < len(lengths):
+            return starts[bar]
+        return starts[-1] + (bar - len(lengths)) * lengths[-1]
+
+    return start_of
+
+
 DEFAULT_VELOCITY = 100
 
-__all__ = ["CadenzaPerTok", "DEFAULT_VELOCITY"]
+__all__ = ["CadenzaPerTok", "DEFAULT_VELOCITY", "bar_starts"]

@@ -28,7 +28,7 @@ from ..utils.files import atomic_write_bytes
 from .excerpt import Excerpt, ExcerptMeta, cut_window, select_track
 from .grammar import Kind, PerTokGrammar
 from .midi_io import MidiInputError, describe, read_midi
-from .pertok_engine import CadenzaPerTok
+from .pertok_engine import CadenzaPerTok, bar_starts
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf")
 SPECIAL_TOKENS = ("PAD_None", "BOS_None", "EOS_None", "MASK_None")
@@ -284,7 +284,11 @@ class PerTokTokenizer(PreTrainedTokenizer):
         kinds = (Kind.BAR, Kind.SHIFT, Kind.PITCH, Kind.DRUM, Kind.DUR)
         return sorted(int(i) for k in kinds for i in self.grammar.ids_of[k])
 
-    def bar_ticks(self, time_signature=(4, 4)) -> int:
+    def bar_ticks(self, time_signature=(4, 4)):
+        """Ticks in a bar of ``time_signature`` (``(num, den)``); given per-bar meters
+        (``((4, 4), (3, 4), ...)``, as ``ExcerptMeta.meter`` holds them), the list of each bar's length."""
+        if is_per_bar(time_signature):
+            return [self.bar_ticks(meter) for meter in time_signature]
         num, den = time_signature
         return self.ticks_per_quarter * 4 * num // den
 
@@ -303,7 +307,8 @@ class PerTokTokenizer(PreTrainedTokenizer):
         The track is an index, a name, or None for the track with the most notes.
         ``start_bar`` None takes the first window of ``bars`` bars (0, ``bars``, ...)
         holding a note of that track. ``meter`` (e.g. ``(4, 4)``) replaces the file's
-        time signatures. The window is resampled to the tokenizer's ticks per quarter.
+        time signatures. A window across meter changes keeps each bar's meter
+        (``excerpt.meta.bar_meters``). The window is resampled to the tokenizer's ticks per quarter.
         Raises :class:`~cadenza_hf.MidiInputError` naming the input and the reason; a
         one-beat meter (1/4 on every bar, as POP909 files carry) is refused with the fix.
         """
@@ -317,7 +322,7 @@ class PerTokTokenizer(PreTrainedTokenizer):
         excerpt = cut_window(single, 0, start_bar, bars, self.engine.snap_margin, source, label_index=index)
         excerpt.meta.track_index = index
         num, den = excerpt.meta.time_signature
-        if num == 1 and meter is None:
+        if meter is None and all(n == 1 for n, _ in excerpt.meta.meters):
             raise MidiInputError(
                 source,
                 f"the meter is {num}/{den} (every bar one beat long, so {bars} bars would be {bars} beats): "
@@ -338,13 +343,26 @@ class PerTokTokenizer(PreTrainedTokenizer):
             single = single.resample(self.ticks_per_quarter, min_dur=1)
         return single
 
-    def cut_excerpt(self, track_score: symusic.Score, start_bar: int, bars: int, source: str = "") -> Excerpt:
+    def cut_excerpt(
+        self, track_score: symusic.Score, start_bar: int, bars: int, source: str = "", meter_changes: bool = True
+    ) -> Excerpt:
         """A window of a :meth:`track_score` (raises MidiInputError like extract_excerpt).
 
         Consecutive windows partition the time line: a note just before this window's
         end is left to the next window (``extract_excerpt`` wraps it to the start instead).
+        ``meter_changes=False`` refuses a window across a meter change ("the meter changes
+        inside bars A-B") instead of keeping each bar's meter.
         """
-        return cut_window(track_score, 0, start_bar, bars, self.engine.snap_margin, source, wrap_tail=False)
+        return cut_window(
+            track_score,
+            0,
+            start_bar,
+            bars,
+            self.engine.snap_margin,
+            source,
+            wrap_tail=False,
+            meter_changes=meter_changes,
+        )
 
     def encode_excerpt(self, excerpt: Excerpt, add_special_tokens: bool = True) -> list[int]:
         """Token ids of an excerpt cut by :meth:`extract_excerpt` (or built by hand)."""
@@ -416,22 +434,25 @@ class PerTokTokenizer(PreTrainedTokenizer):
         """Decode ids to a ``symusic.Score`` at the tokenizer's resolution.
 
         ``reference`` (an :class:`Excerpt`, its :class:`ExcerptMeta` or dict, or a source
-        ``symusic.Score``) supplies what tokens do not carry: tempo map, time signature,
-        program and drum flag. Without it: 4/4, 120 bpm, and the track kind the tokens
-        imply (drum pitches decode to a drum track).
+        ``symusic.Score``) supplies what tokens do not carry: tempo map, time signature
+        (of each bar, for a window across meter changes: positions count from each bar's
+        line, and a time signature is written at each change), program and drum flag.
+        Without it: 4/4, 120 bpm, and the track kind the tokens imply (drum pitches
+        decode to a drum track).
 
-        Every note ends by the window's end (the number of ``Bar`` tokens times the bar
-        length): a longer duration, whichever model wrote it, is cut there.
+        Every note ends by the window's end (the end of the last bar the ``Bar`` tokens
+        open): a longer duration, whichever model wrote it, is cut there.
         """
         ids = _as_list(ids)
         meta = self._reference_meta(reference)
         tokens = [self.ids_to_tokens[i] for i in ids if i in self.ids_to_tokens]
         drums = meta.is_drum if reference is not None else any(t.startswith("PitchDrum_") for t in tokens)
         tpq = self.ticks_per_quarter
-        bar_ticks = tpq * 4 * meta.time_signature[0] // meta.time_signature[1]
+        meters = meta.meters if meta.bar_meters else None
+        bar_ticks = self.bar_ticks(meters) if meters else self.bar_ticks(meta.time_signature)
         default_dur = tpq // 4 if drums else tpq // 2
         notes = self.engine.tokens_to_notes(tokens, bar_ticks, default_dur)
-        window_end = tokens.count("Bar_None") * bar_ticks
+        window_end = bar_starts(bar_ticks)(tokens.count("Bar_None"))
         if window_end:
             notes = [(on, max(1, min(dur, window_end - on)), pitch, vel) for on, dur, pitch, vel in notes]
         score = symusic.Score(tpq)
@@ -441,6 +462,11 @@ class PerTokTokenizer(PreTrainedTokenizer):
             track.notes = symusic.Note.from_numpy(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
         score.tracks.append(track)
         score.time_signatures.append(symusic.TimeSignature(0, *meta.time_signature))
+        if meters:
+            start_of = bar_starts(bar_ticks)
+            for bar in range(1, len(meters)):
+                if meters[bar] != meters[bar - 1]:
+                    score.time_signatures.append(symusic.TimeSignature(start_of(bar), *meters[bar]))
         scale = tpq / meta.ticks_per_quarter
         for time, qpm in meta.tempos:
             score.tempos.append(symusic.Tempo(int(round(time * scale)), qpm=qpm))
@@ -525,8 +551,21 @@ class PerTokTokenizer(PreTrainedTokenizer):
 
     # ---- grammar ----------------------------------------------------------------------
     def grammar_errors(self, ids, bars: int | None = None, time_signature=(4, 4), require_eos: bool = False) -> int:
-        """Number of grammar errors in one sequence (0 for a valid one; see ``grammar``)."""
+        """Number of grammar errors in one sequence (0 for a valid one; see ``grammar``).
+
+        ``time_signature``: one meter ``(num, den)`` for every bar, or each bar's meter
+        (``((4, 4), (3, 4), ...)``, ``ExcerptMeta.meter``): a position past its own bar's end is an error.
+        """
         return self.grammar.count_errors(_as_list(ids), bars, self.bar_ticks(time_signature), require_eos)
+
+
+def is_per_bar(time_signature) -> bool:
+    """Whether ``time_signature`` lists one meter per bar (``((4, 4), (3, 4))``) rather than being one meter."""
+    return (
+        isinstance(time_signature, (list, tuple))
+        and bool(time_signature)
+        and isinstance(time_signature[0], (list, tuple))
+    )
 
 
 def check_meter(meter) -> tuple[int, int]:
@@ -564,4 +603,4 @@ def _as_list(ids) -> list[int]:
     return [int(i) for i in ids]
 
 
-__all__ = ["PerTokTokenizer", "build_engine", "check_meter", "MidiInputError"]
+__all__ = ["PerTokTokenizer", "build_engine", "check_meter", "is_per_bar", "MidiInputError"]
