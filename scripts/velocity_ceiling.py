@@ -187,9 +187,9 @@ def parse_args(argv):
 
 def evaluate(args, argv: list[str]) -> dict:
     from datasets import load_from_disk
-    from cadenza_hf.evaluation.evaluate_performer import sample_rows  # the same held-out sample
 
     from cadenza_hf import PerTokTokenizer
+    from cadenza_hf.evaluation.evaluate_performer import sample_rows  # the same held-out sample
 
     start = time.perf_counter()
     tok = PerTokTokenizer()

@@ -25,7 +25,7 @@ def tiny_composer(tok, seed: int = 0, idea_attention: bool = False):
     return CadenzaComposerModel(config).eval()
 
 
-def tiny_performer(tok, kind: str | None = None, seed: int = 0):
+def tiny_performer(tok, kind: str | None = None, seed: int = 0, **config_fields):
     import torch
 
     from cadenza_hf import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM
@@ -36,7 +36,7 @@ def tiny_performer(tok, kind: str | None = None, seed: int = 0):
         num_hidden_layers=1,
         velocity_token_ids=tok.velocity_ids,
         microtiming_token_ids=tok.microtiming_ids,
-        **TINY,
+        **{**TINY, **config_fields},
     )
     if kind is not None:
         config.performer_kind = kind

@@ -10,6 +10,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from ..tokenization.dynamics import UNKNOWN_LEVEL, token_levels
 from ..tokenization.masking import mask_idea
 
 
@@ -121,6 +122,11 @@ class PerformerCollator:
         min_mask_ratio: lowest share of slots masked (1.0: always all of them).
         full_mask_share: share of sequences masked at 100% when ``min_mask_ratio < 1``.
         seed: seed of the collator's own random generator.
+        dynamics_levels: with > 0, also ``level_ids``: per token 1 + its bar's dynamics level read off the
+            real velocities (``cadenza_hf.tokenization.dynamics``), for a performer with
+            ``config.dynamics_levels``; ``dynamics_level_width`` velocity units per level.
+        dynamics_dropout: share of sequences whose levels are all 0 (unknown), so the performer still
+            works without them.
     """
 
     tokenizer: object
@@ -129,6 +135,9 @@ class PerformerCollator:
     min_mask_ratio: float = 1.0
     full_mask_share: float = 0.0
     seed: int = 0
+    dynamics_levels: int = 0
+    dynamics_level_width: int = 8
+    dynamics_dropout: float = 0.1
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -158,11 +167,20 @@ class PerformerCollator:
         masked = [self._partial(r, self.tokenizer.mask_performance(r)) for r in full]
         mask_id = self.tokenizer.mask_token_id
         targets = [[t if m == mask_id else -100 for t, m in zip(r, mr)] for r, mr in zip(full, masked)]
-        return {
+        batch = {
             "input_ids": _pad(masked, self.tokenizer.pad_token_id, self.pad_to_multiple_of),
             "attention_mask": _pad([[1] * len(r) for r in full], 0, self.pad_to_multiple_of),
             "labels": _pad(targets, -100, self.pad_to_multiple_of),
         }
+        if self.dynamics_levels:
+            batch["level_ids"] = _pad([self._levels(r) for r in full], UNKNOWN_LEVEL, self.pad_to_multiple_of)
+        return batch
+
+    def _levels(self, full: list[int]) -> list[int]:
+        if self._rng.random() < self.dynamics_dropout:
+            return [UNKNOWN_LEVEL] * len(full)
+        tok = self.tokenizer
+        return token_levels(full, tok.bar_token_id, tok.velocity_values, self.dynamics_levels, self.dynamics_level_width)
 
 
 __all__ = ["ComposerCollator", "DenoisingComposerCollator", "PerformerCollator"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from ..tokenization.dynamics import bar_indices, token_levels
 from ..tokenization.excerpt import Excerpt
 
 
@@ -120,9 +121,18 @@ def _fill_batch(
     attention = torch.zeros_like(ids)
     vel = torch.zeros_like(ids, dtype=torch.bool)
     micro = torch.zeros_like(vel)
+    levels = getattr(performer.config, "dynamics_levels", 0)
+    bars = torch.full_like(ids, -1)  # -1 on padding
+    kept_levels = torch.zeros_like(ids)
     for row, seq in enumerate(chunk):
         ids[row, : len(seq)] = torch.tensor(seq)
         attention[row, : len(seq)] = 1
+        if levels:
+            bars[row, : len(seq)] = torch.tensor(bar_indices(seq, tokenizer.bar_token_id))
+            width = performer.config.dynamics_level_width
+            kept_levels[row, : len(seq)] = torch.tensor(
+                token_levels(seq, tokenizer.bar_token_id, tokenizer.velocity_values, levels, width)
+            )
         v, m = tokenizer.performance_slots(seq)
         open_slot = torch.tensor(seq) == tokenizer.mask_token_id  # kept performance tokens are read, not re-predicted
         vel[row, : len(seq)] = torch.tensor(v) & open_slot
@@ -138,8 +148,21 @@ def _fill_batch(
         point_estimate=point_estimate,
         steps=steps,
         order=order,
+        level_ids=_level_ids(performer, bars.to(device), kept_levels.to(device), temperature, generator),
     ).cpu()
     return [tokenizer.merge_performance(seq, filled[row, : len(seq)].tolist()) for row, seq in enumerate(chunk)]
+
+
+def _level_ids(performer, bars, kept_levels, temperature, generator):
+    """Per-token dynamics levels for a performer with ``config.dynamics_levels`` (None otherwise): a row whose
+    velocities are kept as the user played them keeps their levels; the others draw theirs (``sample_level_ids``)."""
+    if not getattr(performer.config, "dynamics_levels", 0):
+        return None
+    draw = ~kept_levels.bool().any(1)  # (B,) rows without velocities of their own
+    if not draw.any() or not performer.config.dynamics_start_probs:
+        return kept_levels
+    sampled = performer.sample_level_ids(bars, temperature, generator)
+    return torch.where(draw[:, None], sampled, kept_levels)
 
 
 def perform(

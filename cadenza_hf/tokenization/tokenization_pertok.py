@@ -266,6 +266,11 @@ class PerTokTokenizer(PreTrainedTokenizer):
         return self.grammar.ids_of[Kind.VEL].tolist()
 
     @property
+    def velocity_values(self) -> dict[int, int]:
+        """``{id: velocity}`` of the Velocity tokens."""
+        return {i: int(self.ids_to_tokens[i].rsplit("_", 1)[1]) for i in self.velocity_ids}
+
+    @property
     def microtiming_ids(self) -> list[int]:
         """Ids of the MicroTiming tokens, from the earliest to the latest offset."""
         return self.grammar.ids_of[Kind.MICRO].tolist()

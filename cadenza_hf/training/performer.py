@@ -25,6 +25,7 @@ from transformers import HfArgumentParser, TrainingArguments, set_seed
 
 from ..data import PerformerCollator
 from ..modeling.performer import CadenzaPerformerConfig, CadenzaPerformerForMaskedLM
+from ..tokenization.dynamics import level_statistics
 from ..tokenization.tokenization_pertok import PerTokTokenizer
 from .trainer import (
     LossTermsTrainer,
@@ -63,11 +64,42 @@ class DataArguments:
     full_mask_share: float = field(
         default=0.0, metadata={"help": "share of sequences masked at 100%% when min_mask_ratio < 1"}
     )
+    dynamics_levels: int = field(
+        default=0,
+        metadata={
+            "help": "condition on per-bar dynamics levels (0: off, the paper's performer); see "
+            "CadenzaPerformerConfig.dynamics_levels"
+        },
+    )
+    dynamics_level_width: int = field(default=8, metadata={"help": "velocity units per dynamics level"})
+    dynamics_max_step: int = field(default=3, metadata={"help": "largest bar-to-bar level change drawn"})
+    dynamics_dropout: float = field(default=0.1, metadata={"help": "share of sequences trained without levels"})
+    dynamics_stat_rows: int = field(
+        default=5000, metadata={"help": "training excerpts the level distributions are measured on"}
+    )
 
 
-def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: int):
+def dynamics_config(data_args: DataArguments, tok: PerTokTokenizer, train) -> dict:
+    """The config fields of a dynamics-conditioned performer, with its level distributions measured on (a sample
+    of) the training rows; empty when ``--dynamics_levels`` is 0."""
+    if not data_args.dynamics_levels:
+        return {}
+    rows = train.select(range(min(len(train), data_args.dynamics_stat_rows)))["input_ids"]
+    levels, width = data_args.dynamics_levels, data_args.dynamics_level_width
+    start, step = level_statistics(
+        rows, tok.bar_token_id, tok.velocity_values, levels, width, data_args.dynamics_max_step
+    )
+    return {
+        "dynamics_levels": levels,
+        "dynamics_level_width": width,
+        "dynamics_start_probs": start,
+        "dynamics_step_probs": step,
+    }
+
+
+def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: int, extra: dict | None = None):
     if model_args.init_from:
-        return CadenzaPerformerForMaskedLM.from_pretrained(model_args.init_from)
+        return CadenzaPerformerForMaskedLM.from_pretrained(model_args.init_from, **(extra or {}))
     config = CadenzaPerformerConfig.from_preset(
         model_args.preset,
         vocab_size=tok.vocab_size,
@@ -76,7 +108,7 @@ def build_model(model_args: ModelArguments, tok: PerTokTokenizer, max_length: in
         velocity_token_ids=tok.velocity_ids,
         microtiming_token_ids=tok.microtiming_ids,
         max_position_embeddings=max_length,
-        **json.loads(model_args.config_overrides),
+        **{**json.loads(model_args.config_overrides), **(extra or {})},
     )
     return CadenzaPerformerForMaskedLM(config)
 
@@ -97,7 +129,7 @@ def main(argv=None) -> int:
 
     train, evaluation = load_train_eval(data_args, "input_ids", training_args.seed, training_args)
 
-    model = build_model(model_args, tok, data_args.max_length)
+    model = build_model(model_args, tok, data_args.max_length, dynamics_config(data_args, tok, train))
     trainer = LossTermsTrainer(
         model=model,
         args=training_args,
@@ -108,6 +140,9 @@ def main(argv=None) -> int:
             min_mask_ratio=data_args.min_mask_ratio,
             full_mask_share=data_args.full_mask_share,
             seed=training_args.seed,
+            dynamics_levels=data_args.dynamics_levels,
+            dynamics_level_width=data_args.dynamics_level_width,
+            dynamics_dropout=data_args.dynamics_dropout,
         ),
         processing_class=tok,
     )

@@ -84,6 +84,23 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             one-shot fill of a 100%-masked input, right for a performer trained only on 100% masks; more is
             iterative unmasking, for a performer trained with a random mask ratio, whose later notes then read the
             velocities and timings already chosen (one player in one mood rather than independent draws per note).
+        dynamics_levels (`int`, *optional*, defaults to 0):
+            Number of per-bar dynamics levels the performer is conditioned on (0: none, the paper's performer). Each
+            token's embedding gets a learned vector for its bar's level (the bar's mean velocity in bins of
+            `dynamics_level_width`; id 0 = unknown). Why: a performer that fills every slot from the score alone
+            draws each note's velocity from a distribution as wide as all recordings' loudness together, so an
+            excerpt's dynamics jitter note to note; given its bar's level, a note's distribution is narrow, and the
+            levels themselves are drawn once per excerpt as a random walk over bars (below), so they move as a
+            phrase. Training reads the levels off the real performance (and drops them now and then, so that
+            unknown still works).
+        dynamics_level_width (`int`, *optional*, defaults to 8):
+            Velocity units per dynamics level.
+        dynamics_start_probs (`list[float]`, *optional*, defaults to `[]`):
+            Distribution of the first bar's level over the training excerpts (`dynamics_levels` values); what
+            `sample_level_ids` draws the first bar from.
+        dynamics_step_probs (`list[float]`, *optional*, defaults to `[]`):
+            Distribution of the change of level from one bar to the next (odd length, the middle entry is "no
+            change"), measured on the training excerpts.
 
     Example:
 
@@ -125,6 +142,10 @@ class CadenzaPerformerConfig(PreTrainedConfig):
     microtiming_token_ids: list[int] = field(default_factory=list)
     local_context_size: int = 5
     unmask_steps: int = 1
+    dynamics_levels: int = 0
+    dynamics_level_width: int = 8
+    dynamics_start_probs: list[float] = field(default_factory=list)
+    dynamics_step_probs: list[float] = field(default_factory=list)
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "CadenzaPerformerConfig":
@@ -155,10 +176,24 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             raise ValueError(f"`local_context_size` must be 0 or odd and positive, got {self.local_context_size}.")
         if isinstance(self.unmask_steps, bool) or not isinstance(self.unmask_steps, int) or self.unmask_steps < 1:
             raise ValueError(f"`unmask_steps` must be a positive int, got {self.unmask_steps!r}.")
+        self._check_dynamics()
         for name in ("hidden_dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
         self._check_token_ids()
+
+    def _check_dynamics(self):
+        if self.dynamics_levels < 0 or self.dynamics_level_width < 1:
+            raise ValueError(
+                f"`dynamics_levels` must be >= 0 and `dynamics_level_width` >= 1, got {self.dynamics_levels} and "
+                f"{self.dynamics_level_width}."
+            )
+        if self.dynamics_start_probs and len(self.dynamics_start_probs) != self.dynamics_levels:
+            raise ValueError(
+                f"`dynamics_start_probs` must hold {self.dynamics_levels} values, got {len(self.dynamics_start_probs)}."
+            )
+        if self.dynamics_step_probs and len(self.dynamics_step_probs) % 2 == 0:
+            raise ValueError(f"`dynamics_step_probs` must have odd length, got {len(self.dynamics_step_probs)}.")
 
     def _check_token_ids(self):
         specials = {"pad_token_id": self.pad_token_id, "mask_token_id": self.mask_token_id}

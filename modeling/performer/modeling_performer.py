@@ -84,6 +84,8 @@ class CadenzaPerformerEmbeddings(nn.Module):
             self.local_context = nn.Conv1d(
                 config.hidden_size, config.hidden_size, width, padding=width // 2, groups=config.hidden_size
             )
+        # per-bar dynamics level (id 0 = unknown), see `CadenzaPerformerConfig.dynamics_levels`
+        self.dynamics = nn.Embedding(config.dynamics_levels + 1, config.hidden_size) if config.dynamics_levels else None
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
@@ -92,6 +94,7 @@ class CadenzaPerformerEmbeddings(nn.Module):
         input_ids: torch.LongTensor,
         position_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        level_ids: torch.LongTensor | None = None,
     ) -> torch.Tensor:
         seq_len = input_ids.shape[1]
         if position_ids is None and seq_len > self.position_table.shape[0]:
@@ -105,6 +108,8 @@ class CadenzaPerformerEmbeddings(nn.Module):
                 tokens = tokens * attention_mask[..., None].to(tokens.dtype)
             tokens = tokens + self.local_context(tokens.transpose(1, 2)).transpose(1, 2)
         embeddings = tokens + positions.to(tokens.dtype)
+        if self.dynamics is not None and level_ids is not None:
+            embeddings = embeddings + self.dynamics(level_ids)
         return self.dropout(self.LayerNorm(embeddings))  # (B, T, hidden)
 
 
@@ -249,6 +254,8 @@ class CadenzaPerformerPreTrainedModel(PreTrainedModel):
             if module.local_context is not None:
                 init.normal_(module.local_context.weight, mean=0.0, std=module.local_context.kernel_size[0] ** -0.5)
                 init.zeros_(module.local_context.bias)
+            if module.dynamics is not None:  # zero: adding levels to a trained performer starts as a no-op
+                init.zeros_(module.dynamics.weight)
 
 
 class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
@@ -274,6 +281,7 @@ class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
+        level_ids: torch.LongTensor | None = None,
     ) -> BaseModelOutput:
         r"""
         Args:
@@ -285,10 +293,12 @@ class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
                 Rows of the sinusoidal table to use; defaults to `0 .. sequence_length - 1`.
             output_hidden_states (`bool`, *optional*):
                 Also return the embedding output and every layer's output.
+            level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                1 + the dynamics level of each token's bar, 0 where unknown (only with `config.dynamics_levels`).
         """
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
-        hidden_states = self.embeddings(input_ids, position_ids, attention_mask)  # (B, T, hidden)
+        hidden_states = self.embeddings(input_ids, position_ids, attention_mask, level_ids)  # (B, T, hidden)
         attention_mask = create_bidirectional_mask(
             config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
         )  # None when nothing is padded; otherwise a backend-specific (B, 1, T, T) mask
@@ -346,6 +356,7 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         labels: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
+        level_ids: torch.LongTensor | None = None,
     ) -> MaskedLMOutput:
         r"""
         Args:
@@ -360,12 +371,15 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 cross-entropy over the labelled positions only.
             output_hidden_states (`bool`, *optional*):
                 Also return the embedding output and every layer's output.
+            level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                1 + the dynamics level of each token's bar, 0 where unknown (only with `config.dynamics_levels`).
         """
         outputs = self.performer(
             input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
             output_hidden_states=output_hidden_states,
+            level_ids=level_ids,
         )
         logits = self.lm_head(outputs.last_hidden_state)  # (B, T, vocab)
         loss = None
@@ -386,6 +400,8 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         point_estimate: str = "argmax",
         steps: int = 1,
         order: str = "confidence",
+        level_ids: torch.LongTensor | None = None,
+        bar_ids: torch.LongTensor | None = None,
     ) -> torch.LongTensor:
         r"""
         Predict every velocity and microtiming slot: in one bidirectional forward pass (`steps=1`, paper §3.2), or
@@ -429,6 +445,11 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 With `steps > 1`, which masked slots each pass commits: `"confidence"`, those whose chosen token is
                 most probable (when sampling, ranked with Gumbel noise scaled by the temperature, so the order is
                 itself sampled), or `"sequence"`, the earliest in the sequence (note order).
+            level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Per-token dynamics levels (see `forward`), e.g. read off a performance being kept.
+            bar_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                The 0-based bar of each token (-1 on padding). With `config.dynamics_levels` and no `level_ids`, the
+                levels are drawn from them by `sample_level_ids` (at `temperature`, with `generator`).
 
         Returns:
             `torch.LongTensor` of shape `(batch_size, sequence_length)`: a filled copy of `input_ids`.
@@ -440,11 +461,13 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
         if order not in UNMASK_ORDERS:
             raise ValueError(f"`order` must be one of {UNMASK_ORDERS}, got {order!r}.")
+        if level_ids is None and bar_ids is not None and self.config.dynamics_levels:
+            level_ids = self.sample_level_ids(bar_ids, temperature, generator)
         filled = input_ids.masked_fill(slots, self.config.mask_token_id)
         remaining = slots.clone()  # (B, T) slots still masked
         total = slots.sum(-1)  # (B,) slots per row
         for step in range(steps):
-            logits = self(filled, attention_mask=attention_mask).logits[remaining].float()  # (N, vocab)
+            logits = self(filled, attention_mask=attention_mask, level_ids=level_ids).logits[remaining].float()
             choice, confidence = self._choose(
                 logits, velocity_positions[remaining], temperature, top_p, generator, point_estimate
             )
@@ -472,6 +495,34 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             if not remaining.any():
                 break
         return filled
+
+    def sample_level_ids(
+        self, bar_ids: torch.LongTensor, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> torch.LongTensor:
+        """Draw one dynamics level per bar for each row and spread it over the bar's tokens; `(B, T)` level ids.
+
+        The first bar's level comes from `config.dynamics_start_probs`, each next bar adds a change drawn from
+        `config.dynamics_step_probs` (a random walk, clipped to the levels), both sharpened by `temperature`; at
+        temperature 0 every bar gets the most common first level. Padding (`bar_ids < 0`) gets 0 (unknown).
+        """
+        config = self.config
+        if not (config.dynamics_levels and config.dynamics_start_probs and config.dynamics_step_probs):
+            raise ValueError("This performer has no dynamics-level distributions (`config.dynamics_*_probs`).")
+        device = bar_ids.device
+        start = torch.tensor(config.dynamics_start_probs, dtype=torch.float, device=device)
+        step = torch.tensor(config.dynamics_step_probs, dtype=torch.float, device=device)
+        rows, bars = bar_ids.shape[0], int(bar_ids.max().clamp(min=0)) + 1
+        if temperature == 0:
+            per_bar = start.argmax().expand(rows, bars)
+        else:
+            start, step = start ** (1 / temperature), step ** (1 / temperature)
+            first = torch.multinomial(start, rows, replacement=True, generator=generator)  # (B,)
+            changes = torch.multinomial(step, rows * (bars - 1), replacement=True, generator=generator)
+            changes = changes.view(rows, bars - 1) - (len(config.dynamics_step_probs) - 1) // 2
+            per_bar = first[:, None] + torch.cat([changes.new_zeros(rows, 1), changes], 1).cumsum(1)
+        per_bar = per_bar.clamp(0, config.dynamics_levels - 1) + 1  # (B, bars), 0 is "unknown"
+        levels = per_bar.gather(1, bar_ids.clamp(min=0))
+        return levels.masked_fill(bar_ids < 0, 0)
 
     def _choose(self, logits, is_velocity, temperature, top_p, generator, point_estimate):
         """Pick one token per slot row of `logits` `(N, vocab)`; return ids `(N,)` and their probabilities `(N,)`
