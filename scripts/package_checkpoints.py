@@ -18,7 +18,7 @@ one performer JSON holds every performer). Performers get
 ``--performer-unmask-steps N`` their default number of decoding passes.
 
 Refuses (exit 1, nothing written) when a file is over ``--max-file-mb`` (30), the total
-is over ``--max-total-mb`` (60), a card placeholder has no value, a folder lacks its
+is over ``--max-total-mb`` (80), a card placeholder has no value, a folder lacks its
 weights or tokenizer, or the checkpoints do not share one vocabulary. Each target folder
 is replaced as a whole. Afterwards a smoke test runs the shipped pipelines on the
 project's example idea and beat (``--skip-smoke-test`` to skip).
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
         "the measured choice for performers trained with a random mask ratio (default: keep the run's)",
     )
     parser.add_argument("--max-file-mb", type=float, default=30.0)
-    parser.add_argument("--max-total-mb", type=float, default=60.0)
+    parser.add_argument("--max-total-mb", type=float, default=80.0)
     parser.add_argument("--skip-smoke-test", action="store_true")
     args = parser.parse_args(argv)
     try:

@@ -27,14 +27,34 @@ def _table4(performer):
     return [
         {
             "performer": performer,
-            "decoding": "T=1",
+            "decoding": decoding,
+            "temperature": 1.0,
+            "steps": steps,
             "metric": metric,
             "kl": {"train": 0.12, "opposite": 0.5},
             "mean_diff": {"train": 1.5, "opposite": 9.0},
             "std_diff": {"train": 2.5, "opposite": 4.0},
         }
         for metric in ("velocity", "microtiming")
+        for decoding, steps in (("T=1", 1), ("T=1, 8 steps", 8))
     ]
+
+
+def _human(dataset):
+    figures = ("velocity_std", "velocity_lag1", "beat_accent", "timing_std", "velocity_step", "timing_abs")
+    return {
+        "dataset": dataset,
+        "decoding": "T=1, 8 steps",
+        "temperature": 1.0,
+        "steps": 8,
+        "point": "T=0, 8 steps",
+        "excerpts": 150,
+        "classifier_accuracy": 0.72,
+        "velocity_spread_ratio": 0.9,
+        "timing_spread_ratio": 0.8,
+        "point_correlation": 0.3,
+        "features": {f: {"real": 10.0, "performed": 9.0} for f in figures},
+    }
 
 
 # The values a training run and an evaluation provide, shaped like training_record.json and
@@ -67,7 +87,8 @@ CARD_VALUES = {
             for s in (0.0, 0.25, 0.3, 0.5, 0.75, 1.0)
         ],
         "placebo": {"strength": "placebo", "n": 500, "pitch": 20.0, "onset": 45.0, "duration": 60.0, "absolute": 0.3},
-        "table4": _table4("groove") + _table4("pop909"),
+        "table4": _table4("groove") + _table4("pop909") + _table4("asap"),
+        "human": [_human(d) for d in ("groove", "pop909", "asap")],
         "mae": [
             {"dataset": d, "kind": "performer_own", "decoding": dec, "velocity_mae": 9.5, "microtiming_mae_ticks": 7.25}
             for d in ("groove", "pop909")
@@ -239,21 +260,24 @@ def test_cadenza_push_command(fake_hub, tiny_root, tmp_path, capsys):
 
 
 # ---- model cards -------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["composer.md", "performer-drums.md", "performer-pitched.md"])
+CARD_LICENSES = {  # card -> (Hub licence id, the data licence its text names)
+    "composer.md": ("mit", "CC BY 4.0"),
+    "performer-drums.md": ("mit", "CC BY 4.0"),
+    "performer-pitched.md": ("mit", "MIT license"),
+    "performer-classical.md": ("cc-by-nc-sa-4.0", "CC BY-NC-SA 4.0"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CARD_LICENSES))
 def test_card_templates_fill_into_valid_cards(name):
     from huggingface_hub import ModelCard
 
     template = (CARDS / name).read_text()
     assert unfilled(template)  # measured numbers are placeholders until packaging
     card = ModelCard(read_card(_filled(name)))
-    assert card.data.license == "mit" and "midi" in card.data.tags and card.data.eval_results
-    for text in (
-        "Intended use",
-        "Limitations",
-        "Training data",
-        "Ethical considerations",
-        "CC BY 4.0" if "pitched" not in name else "MIT license",
-    ):
+    licence, data_licence = CARD_LICENSES[name]
+    assert card.data.license == licence and "midi" in card.data.tags and card.data.eval_results
+    for text in ("Intended use", "Limitations", "Training data", "Ethical considerations", data_licence):
         assert text in card.text
     assert len(python_snippets(template)) == 1
 
@@ -261,17 +285,14 @@ def test_card_templates_fill_into_valid_cards(name):
 def test_card_snippets_run(tiny_root, tmp_path):
     """Each card's "How to get started" code, against the shipped checkpoints or tiny ones in their place."""
     shipped = all(defaults.has_checkpoint(name) for name in defaults.CHECKPOINT_NAMES)
-    code = "\n".join(
-        python_snippets((CARDS / name).read_text())[0]
-        for name in ("composer.md", "performer-drums.md", "performer-pitched.md")
-    )
+    code = "\n".join(python_snippets((CARDS / name).read_text())[0] for name in sorted(CARD_LICENSES))
     env = {**os.environ}
     env.pop("CADENZA_CHECKPOINTS", None)
     if not shipped:
         env["CADENZA_CHECKPOINTS"] = str(tiny_root)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    for name in ("idea_var1.mid", "beat_performed.mid", "idea_performed.mid"):
+    for name in ("idea_var1.mid", "beat_performed.mid", "idea_performed.mid", "idea_classical.mid"):
         assert (tmp_path / name).stat().st_size > 0
 
 
@@ -299,7 +320,12 @@ def runs(tiny_root, tmp_path):
     record = CARD_VALUES["train"]
     evals = tmp_path / "eval.json"
     evals.write_text(json.dumps(CARD_VALUES["eval"]))
-    roles = {"composer": "composer", "drums": "performer-drums", "pitched": "performer-pitched"}
+    roles = {
+        "composer": "composer",
+        "drums": "performer-drums",
+        "pitched": "performer-pitched",
+        "classical": "performer-classical",
+    }
     args = []
     for role, name in roles.items():
         run = tiny_root / name
@@ -319,15 +345,23 @@ def test_package_checkpoints_copies_only_model_files_and_fills_cards(runs, tmp_p
     out = tmp_path / "checkpoints"
     monkeypatch.setenv("CADENZA_CHECKPOINTS", str(out))  # the smoke test points the defaults there
     try:
-        assert _package([*runs, "--output", str(out)]) == 0
+        assert _package([*runs, "--output", str(out), "--performer-unmask-steps", "8"]) == 0
     finally:
         monkeypatch.delenv("CADENZA_CHECKPOINTS")
         register_pipelines()
-    for name, kind in (("composer", None), ("performer-drums", "drums"), ("performer-pitched", "pitched")):
+    shipped = (
+        ("composer", None, None),
+        ("performer-drums", "drums", "drums"),
+        ("performer-pitched", "pitched", "pop"),
+        ("performer-classical", "pitched", "classical"),
+    )
+    for name, kind, style in shipped:
         files = sorted(p.name for p in (out / name).iterdir())
         expected = ["README.md", "config.json", "model.safetensors", "tokenizer_config.json", "vocab.json"]
         assert files == sorted(expected + (["generation_config.json"] if name == "composer" else []))
-        assert json.loads((out / name / "config.json").read_text()).get("performer_kind") == kind
+        config = json.loads((out / name / "config.json").read_text())
+        assert config.get("performer_kind") == kind and config.get("performer_style") == style
+        assert config.get("unmask_steps") == (8 if kind else None)
         card = (out / name / "README.md").read_text()
         assert not unfilled(card) and "3000" in card and "1.235" in card
 

@@ -80,4 +80,4 @@ def test_shipped_checkpoints_are_small_enough():
             size = os.path.getsize(path)
             assert size < 30 * 1024 * 1024, path
             total += size
-    assert total < 60 * 1024 * 1024
+    assert total < 80 * 1024 * 1024  # four checkpoints: the composer and three performer styles

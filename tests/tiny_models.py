@@ -44,12 +44,14 @@ def tiny_performer(tok, kind: str | None = None, seed: int = 0, **config_fields)
 
 
 def save_tiny_checkpoints(root, tok) -> Path:
-    """``root/{composer,performer-drums,performer-pitched}``, each with the tokenizer, like the package."""
+    """``root/{composer,performer-drums,performer-pitched,performer-classical}``, each with the tokenizer, like
+    the package."""
     root = Path(root)
     models = {
         "composer": tiny_composer(tok),
-        "performer-drums": tiny_performer(tok, "drums", seed=1),
-        "performer-pitched": tiny_performer(tok, "pitched", seed=2),
+        "performer-drums": tiny_performer(tok, "drums", seed=1, performer_style="drums"),
+        "performer-pitched": tiny_performer(tok, "pitched", seed=2, performer_style="pop"),
+        "performer-classical": tiny_performer(tok, "pitched", seed=3, performer_style="classical"),
     }
     for name, model in models.items():
         model.save_pretrained(root / name)

@@ -1,11 +1,14 @@
 """The checkpoints shipped inside the package, so everything works offline by default.
 
-the project's packaging script (``package_checkpoints.py`` in the repository) copies a trained composer and two performers into
-``cadenza_hf/checkpoints/`` (installed with the package through ``package_data``)::
+the project's packaging script (``package_checkpoints.py`` in the repository) copies a trained composer and three
+performers (one per performance style) into ``cadenza_hf/checkpoints/`` (installed with the package through
+``package_data``)::
 
-    cadenza_hf/checkpoints/composer/            CadenzaComposerModel + tokenizer + README.md (card)
-    cadenza_hf/checkpoints/performer-drums/     performer trained on drums (Groove MIDI Dataset)
-    cadenza_hf/checkpoints/performer-pitched/   performer trained on pitched tracks (POP909)
+    cadenza_hf/checkpoints/composer/              CadenzaComposerModel + tokenizer + README.md (card)
+    cadenza_hf/checkpoints/performer-drums/       style "drums": drum tracks (Groove MIDI Dataset)
+    cadenza_hf/checkpoints/performer-pitched/     style "pop": pitched tracks (POP909)
+    cadenza_hf/checkpoints/performer-classical/   style "classical": pitched tracks ((n)ASAP, CC BY-NC-SA 4.0),
+                                                  only when asked for (``style="classical"``)
 
 ``pipeline("midi-variation")`` with no model, ``pipeline("midi-performance")`` and the
 ``cadenza`` commands without ``--composer``/``--performer`` use these folders. Set
@@ -25,12 +28,12 @@ ENV_VAR = "CADENZA_CHECKPOINTS"
 COMPOSER = "composer"
 PERFORMER_DRUMS = "performer-drums"
 PERFORMER_PITCHED = "performer-pitched"
-CHECKPOINT_NAMES = (COMPOSER, PERFORMER_DRUMS, PERFORMER_PITCHED)
+PERFORMER_CLASSICAL = "performer-classical"  # the classical style: asked for by name, never a default
+CHECKPOINT_NAMES = (COMPOSER, PERFORMER_DRUMS, PERFORMER_PITCHED, PERFORMER_CLASSICAL)
 # performer kind -> checkpoint folder
 PERFORMER_FOLDERS = {"drums": PERFORMER_DRUMS, "pitched": PERFORMER_PITCHED}
 # Performance styles (issue 16), the one place that maps them: style -> (checkpoint folder, kind of track).
-# A style whose folder is not shipped (classical: trained on ASAP, not yet packaged) says so when asked for.
-PERFORMER_CLASSICAL = "performer-classical"
+# A style whose folder an installation lacks (CADENZA_CHECKPOINTS pointing elsewhere) says so when asked for.
 STYLES = {
     "drums": (PERFORMER_DRUMS, "drums"),  # Groove MIDI Dataset
     "pop": (PERFORMER_PITCHED, "pitched"),  # POP909 piano
