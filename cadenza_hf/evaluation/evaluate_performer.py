@@ -375,7 +375,9 @@ def mae_rows(
                     "dataset": collection,
                     "method": f"{performer} performer ({decoding})",
                     "kind": f"performer_{tag}",
+                    "performer": performer,
                     "decoding": decoding,
+                    **decoding_fields(decoding),
                     **_errors(pairs),
                 }
             )
