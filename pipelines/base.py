@@ -21,6 +21,10 @@ DEFAULT_PERFORMANCE_TEMPERATURE = 1.0
 # with the shipped pitched performer on 4 variations of the example idea (seed 0, 84 notes): top-p
 # 0.95 moved 0 notes off the grid, plain sampling moved 3, as sparingly as POP909's pianists do.
 DEFAULT_PERFORMANCE_TOP_P = 1.0
+# What temperature 0 picks per note. Measured on 100 held-out excerpts per set, one pass, with the shipped
+# performers: mean within-excerpt correlation of the velocities with the real ones 0.557 / 0.226 / 0.378
+# (Groove / POP909 / ASAP) for "mean", 0.540 / 0.227 / 0.365 for "median", 0.430 / 0.146 / 0.353 for "argmax".
+DEFAULT_POINT_ESTIMATE = "mean"
 
 
 class CadenzaPipeline(Pipeline):
@@ -80,7 +84,7 @@ class CadenzaPipeline(Pipeline):
         temperature: float,
         top_p: float,
         seed: int | None,
-        point_estimate: str = "argmax",
+        point_estimate: str = DEFAULT_POINT_ESTIMATE,
         style: str | None = None,
         steps: int | None = None,
         keep_performance: bool = False,
@@ -93,7 +97,7 @@ class CadenzaPipeline(Pipeline):
         ``humanize`` in [0, 1] then blends each row's own values with the performed ones.
         """
         performer = self.performer_for(drums, style)
-        steps = self.unmask_steps(performer, steps)
+        steps = self.unmask_steps(performer, steps, temperature)
         generator = None
         if seed is not None:
             generator = torch.Generator(device=performer.device).manual_seed(seed)
@@ -113,10 +117,15 @@ class CadenzaPipeline(Pipeline):
         return out
 
     @staticmethod
-    def unmask_steps(performer, steps: int | None = None) -> int:
-        """``steps`` if given, else the performer's own ``config.unmask_steps`` (1, the paper's one-shot fill, for
+    def unmask_steps(performer, steps: int | None = None, temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE) -> int:
+        """``steps`` if given, else 1 at temperature 0 (a point estimate is each note's own; passes exist to make
+        sampled notes agree), else the performer's own ``config.unmask_steps`` (1, the paper's one-shot fill, for
         performers trained on 100% masks only; more for those trained with a random mask ratio)."""
-        return steps if steps is not None else getattr(performer.config, "unmask_steps", None) or 1
+        if steps is not None:
+            return steps
+        if temperature == 0:
+            return 1
+        return getattr(performer.config, "unmask_steps", None) or 1
 
     @property
     def styles(self) -> tuple[str, ...]:
@@ -214,4 +223,4 @@ class CadenzaPipeline(Pipeline):
         return {kind: load_performer(root, subfolder=sub) for kind, sub in folders.items()} if root else {}
 
 
-__all__ = ["DEFAULT_PERFORMANCE_TEMPERATURE", "DEFAULT_PERFORMANCE_TOP_P", "CadenzaPipeline"]
+__all__ = ["DEFAULT_PERFORMANCE_TEMPERATURE", "DEFAULT_PERFORMANCE_TOP_P", "DEFAULT_POINT_ESTIMATE", "CadenzaPipeline"]

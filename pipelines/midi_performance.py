@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from ..hub import defaults
 from ..modeling.performer import POINT_ESTIMATES
-from .base import DEFAULT_PERFORMANCE_TEMPERATURE, DEFAULT_PERFORMANCE_TOP_P, CadenzaPipeline
+from .base import (
+    DEFAULT_PERFORMANCE_TEMPERATURE,
+    DEFAULT_PERFORMANCE_TOP_P,
+    DEFAULT_POINT_ESTIMATE,
+    CadenzaPipeline,
+)
 from .midi_inputs import excerpt_kind, load_excerpt
 from .performers import load_performer, performer_kind, resolve_performers
 from .results import build_result
@@ -31,13 +36,17 @@ class MidiPerformancePipeline(CadenzaPipeline):
     ``track``, ``start_bar`` (default: the first window holding notes), ``bars`` (default 4),
     ``meter`` (e.g. ``(4, 4)``, replaces the file's time signatures), ``temperature`` (default 1.0; 0 is one
     deterministic performance), ``point_estimate`` (what ``temperature=0`` picks per note:
-    ``"argmax"``, the most likely value, by default, or ``"median"``, the least expected
-    absolute error), ``top_p`` (default 1.0, no truncation) and ``seed``.
+    ``"mean"``, the value nearest the expected one, by default: its dynamics follow the score
+    best (on held-out data its velocities correlate more with the real ones than the other
+    two); ``"argmax"``, the most likely value; or ``"median"``, the least expected absolute
+    error), ``top_p`` (default 1.0, no truncation) and ``seed``.
     ``style``: one of ``pipe.styles`` (``"drums"`` Groove, ``"pop"`` POP909, ``"classical"``
     (n)ASAP, when its checkpoint is installed); default ``"drums"`` for drum tracks and
     ``"pop"`` for pitched ones. ``steps``: performer passes, by default the performer's own
-    ``config.unmask_steps`` (1 is the paper's one-shot fill; more is iterative unmasking, for
-    performers trained with a random mask ratio, as the shipped ones are).
+    ``config.unmask_steps`` when sampling (1 is the paper's one-shot fill; more is iterative
+    unmasking, for performers trained with a random mask ratio, as the shipped ones are) and
+    1 at ``temperature=0`` (passes make sampled notes agree; a point estimate is each note's
+    own).
     ``keep_performance=True`` keeps the input's own expressive velocities or timing and
     fills only the rest; ``humanize`` in [0, 1] blends the input's own values (0) with the
     performed ones (1).
@@ -109,7 +118,7 @@ class MidiPerformancePipeline(CadenzaPipeline):
         temperature: float = DEFAULT_PERFORMANCE_TEMPERATURE,
         top_p: float = DEFAULT_PERFORMANCE_TOP_P,
         seed: int | None = None,
-        point_estimate: str = "argmax",
+        point_estimate: str = DEFAULT_POINT_ESTIMATE,
         style: str | None = None,
         steps: int | None = None,
         keep_performance: bool = False,
@@ -138,7 +147,7 @@ class MidiPerformancePipeline(CadenzaPipeline):
             "seed": seed,
             "point_estimate": point_estimate,
             "style": style or defaults.default_style(meta.is_drum),
-            "steps": self.unmask_steps(self.performer_for(meta.is_drum, style), steps),
+            "steps": self.unmask_steps(self.performer_for(meta.is_drum, style), steps, temperature),
             "keep_performance": keep_performance,
             "humanize": humanize,
         }

@@ -242,10 +242,10 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
         and "python -m cadenza_hf.evaluation.evaluate_performer --groove-model" in out.splitlines()[0]
     )
     assert result["sizes"]["held_out_excerpts"] == {"groove": 4, "pop909": 4}
-    # Table 4: 2 performers x 3 decodings x 2 metrics, each with Train and Opposite columns
+    # Table 4: 2 performers x 6 decodings x 2 metrics, each with Train and Opposite columns
     keys = {(r["performer"], r["decoding"], r["metric"]) for r in result["table4"]}
     metrics = ("velocity", "microtiming")
-    decodings = ("argmax", "median", "T=1", "T=0, 3 steps", "T=1, 3 steps")
+    decodings = ("argmax", "median", "mean", "T=1", "T=0, 3 steps", "T=1, 3 steps")
     assert keys == {(p, d, m) for p in ("groove", "pop909") for d in decodings for m in metrics}
     for row in result["table4"]:
         for fig in ("kl", "kl_reverse", "mean_diff", "std_diff"):
@@ -254,18 +254,19 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     # human-likeness: each performer on its own set, every decoding; sampled ones carry a point estimate
     human = {(r["dataset"], r["decoding"]): r for r in result["human"]}
     assert set(human) == {(c, d) for c in ("groove", "pop909") for d in decodings}
-    assert human["pop909", "T=1, 3 steps"]["point"] == "T=0, 3 steps" and human["groove", "T=1"]["point"] == "argmax"
+    # sampled rows report the pipelines' temperature-0 output (the one-pass mean estimate) as their point estimate
+    assert human["pop909", "T=1, 3 steps"]["point"] == "mean" and human["groove", "T=1"]["point"] == "mean"
     assert (human["pop909", "T=1, 3 steps"]["temperature"], human["pop909", "T=1, 3 steps"]["steps"]) == (1.0, 3)
     assert (human["groove", "median"]["temperature"], human["groove", "T=1"]["steps"]) == (0.0, 1)
     for r in human.values():
         assert 0 <= r["classifier_accuracy"] <= 1 and -1 <= r["point_correlation"] <= 1
     assert len(result["human_targets"]) == 2 * 2 * 3  # 2 sets x 2 sampled decodings x 3 targets
-    # MAE rows: per held-out set, 2 performers x 5 decodings + 4 baselines + the excerpt-mean oracle
+    # MAE rows: per held-out set, 2 performers x 6 decodings + 4 baselines + the excerpt-mean oracle
     for dataset in ("groove", "pop909"):
         kinds = [r["kind"] for r in result["mae"] if r["dataset"] == dataset]
         assert sorted(kinds) == sorted(
-            ["performer_own"] * 5
-            + ["performer_opposite"] * 5
+            ["performer_own"] * 6
+            + ["performer_opposite"] * 6
             + [
                 "baseline_mean_zero",
                 "baseline_random",

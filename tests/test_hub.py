@@ -98,9 +98,9 @@ CARD_VALUES = {
             {
                 "dataset": d,
                 "kind": "performer_own",
-                "decoding": "T=0, 8 steps",
+                "decoding": "mean",
                 "temperature": 0.0,
-                "steps": 8,
+                "steps": 1,
                 "velocity_mae": 9.5,
                 "microtiming_mae_ticks": 7.25,
             }

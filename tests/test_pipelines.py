@@ -125,7 +125,9 @@ def test_performance_pipeline_humanises_a_real_file_and_keeps_its_score(perform_
 
 
 def test_performance_pipeline_point_estimates(perform_pipe, groove_file):
-    argmax = perform_pipe(groove_file, temperature=0.0)
+    default = perform_pipe(groove_file, temperature=0.0)
+    assert default["options"]["point_estimate"] == "mean" and default["options"]["steps"] == 1  # one pass at T=0
+    argmax = perform_pipe(groove_file, temperature=0.0, point_estimate="argmax")
     median = perform_pipe(groove_file, temperature=0.0, point_estimate="median")
     assert median["options"]["point_estimate"] == "median" and argmax["options"]["point_estimate"] == "argmax"
     assert perform_pipe(groove_file, temperature=0.0, point_estimate="median", seed=9)["midi"] == median["midi"]

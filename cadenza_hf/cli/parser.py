@@ -91,10 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0, help="0 for one deterministic performance (default 1.0)")
     p.add_argument(
         "--point-estimate",
-        choices=["argmax", "median"],
-        default="argmax",
-        help="with --temperature 0: the most likely velocity/offset per note (argmax, default) or the "
-        "median, the least expected absolute error",
+        choices=["mean", "argmax", "median"],
+        help="with --temperature 0: the value nearest the expected one per note (mean, the pipeline's default), "
+        "the most likely one (argmax) or the median, the least expected absolute error",
     )
     _add_style_arg(p)
     p.add_argument(

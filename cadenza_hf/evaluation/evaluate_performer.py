@@ -45,7 +45,7 @@ COLLECTIONS = ("groove", "pop909")
 # Held out by piece in its own dataset (``cadenza build-dataset --input ../shared/data/asap``); evaluated with
 # ``--asap-model`` (the classical style). Its timing spread is a target too: it is the set with a pitched timing feel.
 OPTIONAL_COLLECTIONS = ("asap",)
-DECODINGS = ("argmax", "median", "sampled", "coherent")
+DECODINGS = ("argmax", "median", "mean", "sampled", "coherent")
 SCRIPT = "-m cadenza_hf.evaluation.evaluate_performer"
 START_MARK, END_MARK = "<!-- performer-eval:start -->", "<!-- performer-eval:end -->"
 VELOCITY_GAIN_TARGET = 0.2  # velocity MAE at least 20% below the mean-velocity baseline
@@ -186,7 +186,7 @@ def human_rows(outputs: dict, real: dict, meters: dict, seed: int) -> list[dict]
         collection = performer
         if not real.get(collection):
             continue
-        point = decoding if not decoding.startswith("T=") else _point_decoding(decoding)
+        point = decoding if not decoding.startswith("T=") else _point_decoding(decoding, outputs, performer)
         estimate = outputs.get((performer, point), {}).get(collection)
         figures = human_likeness(real[collection], per_input[collection], meters[collection], estimate, seed=seed)
         rows.append(
@@ -211,8 +211,12 @@ def decoding_fields(decoding: str) -> dict:
     return {"temperature": float(head[2:]), "steps": int(tail.split()[0]) if tail else 1}
 
 
-def _point_decoding(decoding: str) -> str:
-    """The temperature-0 decoding matching a sampled one: ``"T=1, 8 steps"`` -> ``"T=0, 8 steps"``."""
+def _point_decoding(decoding: str, outputs: dict | None = None, performer: str | None = None) -> str:
+    """The temperature-0 decoding reported beside a sampled one: ``"mean"`` when it was run (what the pipelines
+    return at temperature 0), else the same sampler at 0 (``"T=1, 8 steps"`` -> ``"T=0, 8 steps"``), else
+    ``"argmax"``."""
+    if outputs is not None and (performer, "mean") in outputs:
+        return "mean"
     return "T=0, " + decoding.split(", ", 1)[1] if ", " in decoding else "argmax"
 
 
@@ -656,7 +660,8 @@ def parse_args(argv):
         nargs="+",
         choices=DECODINGS,
         default=list(DECODINGS),
-        help="which decodings to run (default all): argmax and median (temperature 0, one shot), sampled "
+        help="which decodings to run (default all): argmax, median and mean (temperature 0, one shot; mean is "
+        "the pipelines' temperature-0 default), sampled "
         "(--temperature, one shot), coherent (--steps passes, at --temperature and at 0)",
     )
     p.add_argument("--eps", type=float, default=1e-6, help="KL histogram smoothing (default 1e-6)")
@@ -689,7 +694,7 @@ def _load_data(args, collections: tuple[str, ...], max_length: int) -> tuple[dic
 def _decodings(args) -> list[tuple[str, float, str, int]]:
     """(name, temperature, point estimate, steps) of each decoding ``args`` asks for."""
     wanted, out = set(args.decodings), []
-    for name in ("argmax", "median"):
+    for name in ("argmax", "median", "mean"):
         if name in wanted:
             out.append((name, 0.0, name, 1))
     if "sampled" in wanted and args.temperature > 0:
