@@ -14,6 +14,7 @@ The text form of a sequence is its token names joined by spaces, so
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -265,9 +266,9 @@ class PerTokTokenizer(PreTrainedTokenizer):
         """Ids of the Velocity tokens, in increasing velocity order."""
         return self.grammar.ids_of[Kind.VEL].tolist()
 
-    @property
+    @functools.cached_property
     def velocity_values(self) -> dict[int, int]:
-        """``{id: velocity}`` of the Velocity tokens."""
+        """``{id: velocity}`` of the Velocity tokens (built once: read per sequence by collators and performers)."""
         return {i: int(self.ids_to_tokens[i].rsplit("_", 1)[1]) for i in self.velocity_ids}
 
     @property

@@ -401,7 +401,6 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         steps: int = 1,
         order: str = "confidence",
         level_ids: torch.LongTensor | None = None,
-        bar_ids: torch.LongTensor | None = None,
     ) -> torch.LongTensor:
         r"""
         Predict every velocity and microtiming slot: in one bidirectional forward pass (`steps=1`, paper §3.2), or
@@ -446,10 +445,8 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 most probable (when sampling, ranked with Gumbel noise scaled by the temperature, so the order is
                 itself sampled), or `"sequence"`, the earliest in the sequence (note order).
             level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                Per-token dynamics levels (see `forward`), e.g. read off a performance being kept.
-            bar_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-                The 0-based bar of each token (-1 on padding). With `config.dynamics_levels` and no `level_ids`, the
-                levels are drawn from them by `sample_level_ids` (at `temperature`, with `generator`).
+                Per-token dynamics levels (see `forward`): drawn by `sample_level_ids`, or read off a performance
+                being kept.
 
         Returns:
             `torch.LongTensor` of shape `(batch_size, sequence_length)`: a filled copy of `input_ids`.
@@ -461,8 +458,6 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
         if order not in UNMASK_ORDERS:
             raise ValueError(f"`order` must be one of {UNMASK_ORDERS}, got {order!r}.")
-        if level_ids is None and bar_ids is not None and self.config.dynamics_levels:
-            level_ids = self.sample_level_ids(bar_ids, temperature, generator)
         filled = input_ids.masked_fill(slots, self.config.mask_token_id)
         remaining = slots.clone()  # (B, T) slots still masked
         total = slots.sum(-1)  # (B,) slots per row
