@@ -36,6 +36,7 @@ from pathlib import Path
 from cadenza_hf.hub import defaults
 from cadenza_hf.hub.cards import fill_card, read_card
 from cadenza_hf.hub.publishing import CARD_NAME
+from modeling.performer import UNMASK_ORDERS
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
@@ -90,6 +91,7 @@ def stage(
     out: Path,
     max_file: int,
     unmask_steps: int | None = None,
+    unmask_order: str | None = None,
 ) -> int:
     """Copy one checkpoint into ``out`` and write its card; return the bytes staged."""
     name, card_name, kind, style = ROLES[role]
@@ -108,6 +110,8 @@ def stage(
         config["performer_kind"], config["performer_style"] = kind, style
         if unmask_steps:
             config["unmask_steps"] = unmask_steps
+        if unmask_order:
+            config["unmask_order"] = unmask_order
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     try:
         card = fill_card((cards / card_name).read_text(encoding="utf-8"), card_values(run_dir, eval_json))
@@ -145,6 +149,7 @@ def package(args) -> dict[str, Path]:
                 staged[role],
                 int(args.max_file_mb * MB),
                 args.performer_unmask_steps,
+                getattr(args, f"{role}_unmask_order", None),
             )
         if total > args.max_total_mb * MB:
             raise PackagingError(f"{total / MB:.1f} MB in all is over the {args.max_total_mb:.0f} MB limit")
@@ -196,6 +201,13 @@ def main(argv=None) -> int:
         parser.add_argument(
             f"--{role}-eval", default=None, help=f"evaluation JSON for the {role} card's {{{{eval.*}}}}"
         )
+        if ROLES[role][2]:
+            parser.add_argument(
+                f"--{role}-unmask-order",
+                choices=UNMASK_ORDERS,
+                help=f"write this unmasking order (config.unmask_order) into the {role} performer: the one measured "
+                "best on its validation split (default: keep the run's)",
+            )
     parser.add_argument(
         "--output", default=str(defaults.PACKAGED_ROOT), help="checkpoints folder (default: the package's)"
     )

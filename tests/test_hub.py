@@ -357,7 +357,12 @@ def test_package_checkpoints_copies_only_model_files_and_fills_cards(runs, tmp_p
     out = tmp_path / "checkpoints"
     monkeypatch.setenv("CADENZA_CHECKPOINTS", str(out))  # the smoke test points the defaults there
     try:
-        assert _package([*runs, "--output", str(out), "--performer-unmask-steps", "8"]) == 0
+        assert (
+            _package(
+                [*runs, "--output", str(out), "--performer-unmask-steps", "8", "--classical-unmask-order", "sequence"]
+            )
+            == 0
+        )
     finally:
         monkeypatch.delenv("CADENZA_CHECKPOINTS")
         register_pipelines()
@@ -374,6 +379,9 @@ def test_package_checkpoints_copies_only_model_files_and_fills_cards(runs, tmp_p
         config = json.loads((out / name / "config.json").read_text())
         assert config.get("performer_kind") == kind and config.get("performer_style") == style
         assert config.get("unmask_steps") == (8 if kind else None)
+        assert config.get("unmask_order") == (
+            "sequence" if style == "classical" else None if not kind else "confidence"
+        )
         card = (out / name / "README.md").read_text()
         assert not unfilled(card) and "3000" in card and "1.235" in card
 

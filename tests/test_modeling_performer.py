@@ -266,6 +266,15 @@ def test_iterative_fill_in_sequence_order_reads_its_own_earlier_choices():
     second = _restricted_argmax(model, expected, vel & (expected == MASK), mt & (expected == MASK))
     assert torch.equal(got, second)
     assert not torch.equal(got, one_shot)  # the later slots changed because they saw the earlier ones
+    # with no `order`, the checkpoint's own config.unmask_order decides
+    model.config.unmask_order = "sequence"
+    assert torch.equal(model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, steps=2), got)
+    model.config.unmask_order = "confidence"
+    by_confidence = model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, steps=2)
+    assert torch.equal(
+        by_confidence,
+        model.fill_performance(ids, velocity_positions=vel, microtiming_positions=mt, steps=2, order="confidence"),
+    )
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])

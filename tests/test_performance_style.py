@@ -89,3 +89,14 @@ def test_unmask_steps_config_is_checked(bad):
     errors = (StrictDataclassClassValidationError, StrictDataclassFieldValidationError)
     with pytest.raises(errors, match="unmask_steps"):
         CadenzaPerformerConfig(unmask_steps=bad)
+
+
+def test_unmask_order_config_is_checked():
+    from huggingface_hub.errors import StrictDataclassClassValidationError, StrictDataclassFieldValidationError
+
+    from cadenza_hf.modeling.performer import CadenzaPerformerConfig
+
+    assert CadenzaPerformerConfig().unmask_order == "confidence"
+    errors = (StrictDataclassClassValidationError, StrictDataclassFieldValidationError)
+    with pytest.raises(errors, match="unmask_order"):
+        CadenzaPerformerConfig(unmask_order="random")

@@ -109,7 +109,7 @@ def perform_rows(
     top_p: float = 1.0,
     point_estimate: str = "argmax",
     steps: int = 1,
-    unmask_order: str = "confidence",
+    unmask_order: str | None = None,
 ) -> list:
     """Fill every row's composition ids with ``model``; return PerformedNotes per row (input order).
 
@@ -654,7 +654,11 @@ def parse_args(argv):
         help="> 1: also evaluate the coherent sampler (iterative unmasking in this many passes) at --temperature "
         "and at 0 (default 1: one-shot only)",
     )
-    p.add_argument("--order", default="confidence", choices=("confidence", "sequence"), help="unmasking order")
+    p.add_argument(
+        "--order",
+        choices=("confidence", "sequence"),
+        help="unmasking order of the coherent sampler (default: each performer's own config.unmask_order)",
+    )
     p.add_argument(
         "--decodings",
         nargs="+",
@@ -757,7 +761,7 @@ def evaluate(args, argv: list[str]) -> dict:
             "temperature": args.temperature,
             "top_p": args.top_p,
             "steps": args.steps,
-            "order": args.order,
+            "order": args.order or {c: m.config.unmask_order for c, (m, _) in models.items()},
             "decodings": [d[0] for d in decodings],
             "max_length": max_length,
             "kl_direction": "KL(train || model)",

@@ -24,7 +24,7 @@ def fill_performance_ids(
     batch_size: int = 32,
     point_estimate: str = "argmax",
     steps: int = 1,
-    order: str = "confidence",
+    order: str | None = None,
     keep: tuple[str, ...] | list = (),
 ) -> list[list[int]]:
     """Predict velocity and microtiming for each id sequence; return full PerTok ids.
@@ -33,7 +33,8 @@ def fill_performance_ids(
     performance-masked ids, or composition-only ids (slots are inserted first).
     ``point_estimate`` (``"argmax"`` or ``"median"``) is what ``temperature == 0`` picks;
     see ``CadenzaPerformerForMaskedLM.fill_performance``. ``steps`` > 1 decodes by
-    iterative unmasking in ``order`` (``"confidence"`` or ``"sequence"``); 1 is the
+    iterative unmasking in ``order`` (``"confidence"`` or ``"sequence"``; default the
+    performer's ``config.unmask_order``); 1 is the
     paper's one-shot fill of a 100%-masked input. ``keep`` names the families
     (``"velocity"``, ``"microtiming"``) whose tokens in full input ids are kept as the
     user played them (only the other slots are predicted, reading the kept ones).
@@ -113,7 +114,7 @@ def blend_performance(tokenizer, original_ids, performed_ids, amount: float) -> 
 
 @torch.no_grad()
 def _fill_batch(
-    performer, tokenizer, chunk, temperature, top_p, generator, point_estimate, steps=1, order="confidence"
+    performer, tokenizer, chunk, temperature, top_p, generator, point_estimate, steps=1, order=None
 ) -> list[list[int]]:
     device = performer.device
     width = max(len(s) for s in chunk)

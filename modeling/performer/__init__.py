@@ -11,7 +11,7 @@ _LAZY = {
     "PERFORMER_PRESETS": "configuration_performer",
     "CadenzaPerformerConfig": "configuration_performer",
     "POINT_ESTIMATES": "modeling_performer",
-    "UNMASK_ORDERS": "modeling_performer",
+    "UNMASK_ORDERS": "configuration_performer",
     "convert_legacy_state_dict": "modeling_performer",
     "CadenzaPerformerForMaskedLM": "modeling_performer",
     "CadenzaPerformerModel": "modeling_performer",
@@ -20,10 +20,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .configuration_performer import PERFORMER_PRESETS, CadenzaPerformerConfig
+    from .configuration_performer import PERFORMER_PRESETS, UNMASK_ORDERS, CadenzaPerformerConfig
     from .modeling_performer import (
         POINT_ESTIMATES,
-        UNMASK_ORDERS,
         CadenzaPerformerForMaskedLM,
         CadenzaPerformerModel,
         CadenzaPerformerPreTrainedModel,

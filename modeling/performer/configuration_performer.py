@@ -24,6 +24,10 @@ PERFORMER_PRESETS: dict[str, dict] = {
     },
 }
 
+# in which order iterative unmasking (`fill_performance(steps > 1)`) commits slots: most confident first (MaskGIT)
+# or in sequence (note) order
+UNMASK_ORDERS = ("confidence", "sequence")
+
 
 @strict
 class CadenzaPerformerConfig(PreTrainedConfig):
@@ -84,6 +88,13 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             one-shot fill of a 100%-masked input, right for a performer trained only on 100% masks; more is
             iterative unmasking, for a performer trained with a random mask ratio, whose later notes then read the
             velocities and timings already chosen (one player in one mood rather than independent draws per note).
+        unmask_order (`str`, *optional*, defaults to `"confidence"`):
+            Which masked slots each of those passes commits when the caller does not say (one of `UNMASK_ORDERS`):
+            `"confidence"` (MaskGIT), the slots whose drawn value is most probable, or `"sequence"`, the earliest
+            notes. Confidence order commits likely values first and leaves unlikely draws to be drawn again, so it
+            narrows what a sampling performer plays (a mode-seeking bias, like a lower temperature); sequence order
+            keeps each note's spread. Which one is right is a property of the trained checkpoint (how wide its own
+            per-note distributions are), so each checkpoint owns it; the shipped cards say which was measured.
         dynamics_levels (`int`, *optional*, defaults to 0):
             Number of per-bar dynamics levels the performer is conditioned on (0: none, the paper's performer). Each
             token's embedding gets a learned vector for its bar's level (the bar's mean velocity in bins of
@@ -142,6 +153,7 @@ class CadenzaPerformerConfig(PreTrainedConfig):
     microtiming_token_ids: list[int] = field(default_factory=list)
     local_context_size: int = 5
     unmask_steps: int = 1
+    unmask_order: str = "confidence"
     dynamics_levels: int = 0
     dynamics_level_width: int = 8
     dynamics_start_probs: list[float] = field(default_factory=list)
@@ -176,6 +188,8 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             raise ValueError(f"`local_context_size` must be 0 or odd and positive, got {self.local_context_size}.")
         if isinstance(self.unmask_steps, bool) or not isinstance(self.unmask_steps, int) or self.unmask_steps < 1:
             raise ValueError(f"`unmask_steps` must be a positive int, got {self.unmask_steps!r}.")
+        if self.unmask_order not in UNMASK_ORDERS:
+            raise ValueError(f"`unmask_order` must be one of {UNMASK_ORDERS}, got {self.unmask_order!r}.")
         self._check_dynamics()
         for name in ("hidden_dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:

@@ -21,12 +21,10 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from .configuration_performer import CadenzaPerformerConfig
+from .configuration_performer import UNMASK_ORDERS, CadenzaPerformerConfig
 
 # what `fill_performance(temperature=0)` may pick per slot: the most likely bin or the median bin
 POINT_ESTIMATES = ("argmax", "median", "mean")
-# in which order `fill_performance(steps > 1)` commits slots: most confident first (MaskGIT) or in sequence order
-UNMASK_ORDERS = ("confidence", "sequence")
 
 
 def sinusoidal_position_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -399,7 +397,7 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         generator: torch.Generator | None = None,
         point_estimate: str = "argmax",
         steps: int = 1,
-        order: str = "confidence",
+        order: str | None = None,
         level_ids: torch.LongTensor | None = None,
     ) -> torch.LongTensor:
         r"""
@@ -440,7 +438,7 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 has the same mode it still follows each note's shift of mass, so the dynamics keep their shape.
             steps (`int`, *optional*, defaults to 1):
                 Forward passes; 1 is one-shot decoding, at most one pass per slot is useful.
-            order (`str`, *optional*, defaults to `"confidence"`):
+            order (`str`, *optional*, defaults to `config.unmask_order`):
                 With `steps > 1`, which masked slots each pass commits: `"confidence"`, those whose chosen token is
                 most probable (when sampling, ranked with Gumbel noise scaled by the temperature, so the order is
                 itself sampled), or `"sequence"`, the earliest in the sequence (note order).
@@ -456,6 +454,7 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             raise ValueError(f"`point_estimate` must be one of {POINT_ESTIMATES}, got {point_estimate!r}.")
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
+        order = self.config.unmask_order if order is None else order
         if order not in UNMASK_ORDERS:
             raise ValueError(f"`order` must be one of {UNMASK_ORDERS}, got {order!r}.")
         filled = input_ids.masked_fill(slots, self.config.mask_token_id)
