@@ -210,7 +210,8 @@ def tiny_performers(tmp_path_factory) -> dict:
     return out
 
 
-def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, capsys):
+@pytest.mark.parametrize("inputs", ["kind", "all"])
+def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, capsys, inputs):
     evaluate = import_module("cadenza_hf.evaluation.evaluate_performer")
     md, js = tmp_path / "benchmarks.md", tmp_path / "eval.json"
     md.write_text("# Benchmarks\n\nintro kept\n", encoding="utf-8")
@@ -229,6 +230,8 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
         "1.0",
         "--steps",
         "3",
+        "--inputs",
+        inputs,
         "--output-json",
         str(js),
         "--markdown",
@@ -261,12 +264,16 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
     for r in human.values():
         assert 0 <= r["classifier_accuracy"] <= 1 and -1 <= r["point_correlation"] <= 1
     assert len(result["human_targets"]) == 2 * 2 * 3  # 2 sets x 2 sampled decodings x 3 targets
-    # MAE rows: per held-out set, 2 performers x 6 decodings + 4 baselines + the excerpt-mean oracle
+    # a drum performer fills drum inputs only, a pitched one pitched inputs (--inputs kind), or both fill all
+    table4_notes = {r["performer"]: r["notes"] for r in result["table4"]}
+    assert (table4_notes["groove"] == table4_notes["pop909"]) == (inputs == "all")
+    # MAE rows: per held-out set, its own performer (and with --inputs all the other one) x 6 decodings,
+    # + 4 baselines + the excerpt-mean oracle
     for dataset in ("groove", "pop909"):
         kinds = [r["kind"] for r in result["mae"] if r["dataset"] == dataset]
         assert sorted(kinds) == sorted(
             ["performer_own"] * 6
-            + ["performer_opposite"] * 6
+            + ["performer_opposite"] * (6 if inputs == "all" else 0)
             + [
                 "baseline_mean_zero",
                 "baseline_random",
