@@ -36,7 +36,7 @@ from pathlib import Path
 from cadenza_hf.hub import defaults
 from cadenza_hf.hub.cards import fill_card, read_card
 from cadenza_hf.hub.publishing import CARD_NAME
-from modeling.performer import UNMASK_ORDERS
+from cadenza_hf.modeling.performer import UNMASK_ORDERS
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024

@@ -148,11 +148,13 @@ def test_train_performer_then_fine_tune_and_perform(tiny_dataset, tmp_path):
         json.dumps({**TINY, "num_hidden_layers": 1}),
     ]
     assert train([*common, *_common(tiny_dataset, base, 3), "--collections", "midi"]) == 0
-    assert train([*_common(tiny_dataset, tuned, 2), "--init_from", str(base), "--collections", "pop909"]) == 0
+    fine_tune = [*_common(tiny_dataset, tuned, 2), "--init_from", str(base), "--collections", "pop909"]
+    assert train([*fine_tune, "--metric_grid", "12"]) == 0  # the metric-position embedding added while fine-tuning
     record = json.loads((tuned / "training_record.json").read_text())
     assert record["global_step"] == 2 and record["data"]["collections"] == ["pop909"]
 
     model = CadenzaPerformerForMaskedLM.from_pretrained(tuned)
+    assert model.config.metric_grid == 12 and model.performer.embeddings.metric.weight.any()  # zero-init, trained
     tok = PerTokTokenizer.from_pretrained(tuned)
     score, ids = perform(model, tok, example_idea(), temperature=1.0, seed=3)
     again, ids2 = perform(model, tok, example_idea(), temperature=1.0, seed=3)

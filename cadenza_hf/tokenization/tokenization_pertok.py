@@ -271,6 +271,15 @@ class PerTokTokenizer(PreTrainedTokenizer):
         """``{id: velocity}`` of the Velocity tokens (built once: read per sequence by collators and performers)."""
         return {i: int(self.ids_to_tokens[i].rsplit("_", 1)[1]) for i in self.velocity_ids}
 
+    @functools.cached_property
+    def time_shift_ticks(self) -> dict[int, int]:
+        """``{id: ticks}`` of the TimeShift tokens (values written ``beat.ticks.ticks_per_quarter``)."""
+        out = {}
+        for i in self.token_families["timeshift"]:
+            beat, sub, _ = (int(x) for x in self.ids_to_tokens[i].split("_", 1)[1].split("."))
+            out[i] = beat * self.ticks_per_quarter + sub
+        return out
+
     @property
     def microtiming_ids(self) -> list[int]:
         """Ids of the MicroTiming tokens, from the earliest to the latest offset."""

@@ -74,9 +74,30 @@ class DataArguments:
     dynamics_level_width: int = field(default=8, metadata={"help": "velocity units per dynamics level"})
     dynamics_max_step: int = field(default=3, metadata={"help": "largest bar-to-bar level change drawn"})
     dynamics_dropout: float = field(default=0.1, metadata={"help": "share of sequences trained without levels"})
+    metric_grid: int = field(
+        default=0,
+        metadata={
+            "help": "condition on each note's place in the bar on this many positions per quarter (0: off; 12 for "
+            "16ths and triplets); see CadenzaPerformerConfig.metric_grid"
+        },
+    )
     dynamics_stat_rows: int = field(
         default=5000, metadata={"help": "training excerpts the level distributions are measured on"}
     )
+
+
+def metric_config(data_args: DataArguments, tok: PerTokTokenizer) -> dict:
+    """The config fields of a performer that reads each note's metric position (empty when ``--metric_grid`` is 0)."""
+    if not data_args.metric_grid:
+        return {}
+    shifts = tok.time_shift_ticks
+    return {
+        "metric_grid": data_args.metric_grid,
+        "bar_token_id": tok.bar_token_id,
+        "time_shift_token_ids": list(shifts),
+        "time_shift_ticks": list(shifts.values()),
+        "ticks_per_quarter": tok.ticks_per_quarter,
+    }
 
 
 def dynamics_config(data_args: DataArguments, tok: PerTokTokenizer, train) -> dict:
@@ -129,7 +150,8 @@ def main(argv=None) -> int:
 
     train, evaluation = load_train_eval(data_args, "input_ids", training_args.seed, training_args)
 
-    model = build_model(model_args, tok, data_args.max_length, dynamics_config(data_args, tok, train))
+    extra = {**dynamics_config(data_args, tok, train), **metric_config(data_args, tok)}
+    model = build_model(model_args, tok, data_args.max_length, extra)
     trainer = LossTermsTrainer(
         model=model,
         args=training_args,

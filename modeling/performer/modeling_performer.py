@@ -84,6 +84,15 @@ class CadenzaPerformerEmbeddings(nn.Module):
             )
         # per-bar dynamics level (id 0 = unknown), see `CadenzaPerformerConfig.dynamics_levels`
         self.dynamics = nn.Embedding(config.dynamics_levels + 1, config.hidden_size) if config.dynamics_levels else None
+        # metric position of each token's note (id 0 = none), see `CadenzaPerformerConfig.metric_grid`
+        self.metric = None
+        if config.metric_grid:
+            self.metric = nn.Embedding(config.metric_grid * config.metric_beats + 1, config.hidden_size)
+            ticks = torch.zeros(config.vocab_size, dtype=torch.long)
+            ticks[torch.tensor(config.time_shift_token_ids)] = torch.tensor(config.time_shift_ticks)
+            # not persistent: a pure function of the config, re-created by `_init_weights` (see `position_table`)
+            self.register_buffer("shift_ticks", ticks, persistent=False)
+        self.config = config
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
@@ -108,7 +117,29 @@ class CadenzaPerformerEmbeddings(nn.Module):
         embeddings = tokens + positions.to(tokens.dtype)
         if self.dynamics is not None and level_ids is not None:
             embeddings = embeddings + self.dynamics(level_ids)
+        if self.metric is not None:
+            embeddings = embeddings + self.metric(self.metric_position_ids(input_ids, attention_mask))
         return self.dropout(self.LayerNorm(embeddings))  # (B, T, hidden)
+
+    def metric_position_ids(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.LongTensor:
+        """Per token, 1 + the place of its note in the bar: `beat * metric_grid + phase`, where `beat` is the
+        quarter note from the last `Bar` token (capped at `metric_beats - 1`) and `phase` the position inside it on
+        a `metric_grid` grid (floored); 0 on padding. Time is the running sum of the `TimeShift` tokens, which
+        PerTok counts from the bar line after each `Bar`, so a note's tokens (pitch, velocity, microtiming,
+        duration) all get the position of its onset. `(B, T)` long."""
+        config = self.config
+        elapsed = self.shift_ticks[input_ids].cumsum(-1)  # (B, T) ticks since the sequence start
+        bar_start = torch.where(input_ids == config.bar_token_id, elapsed, torch.zeros_like(elapsed)).cummax(-1).values
+        in_bar = elapsed - bar_start  # (B, T) ticks since the last bar line
+        tpq = config.ticks_per_quarter
+        beat = torch.div(in_bar, tpq, rounding_mode="floor").clamp(max=config.metric_beats - 1)
+        phase = torch.div(in_bar % tpq * config.metric_grid, tpq, rounding_mode="floor")
+        ids = 1 + beat * config.metric_grid + phase
+        if attention_mask is not None:
+            ids = ids.masked_fill(attention_mask == 0, 0)
+        return ids
 
 
 class CadenzaPerformerAttention(nn.Module):
@@ -254,6 +285,12 @@ class CadenzaPerformerPreTrainedModel(PreTrainedModel):
                 init.zeros_(module.local_context.bias)
             if module.dynamics is not None:  # zero: adding levels to a trained performer starts as a no-op
                 init.zeros_(module.dynamics.weight)
+            if module.metric is not None:  # zero, as the levels; the shift table is rebuilt from the config
+                init.zeros_(module.metric.weight)
+                ticks = torch.zeros_like(module.shift_ticks)
+                config = module.config
+                ticks[torch.tensor(config.time_shift_token_ids)] = torch.tensor(config.time_shift_ticks)
+                init.copy_(module.shift_ticks, ticks.to(module.shift_ticks.device))
 
 
 class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
