@@ -29,7 +29,7 @@ from ..utils.files import atomic_write_bytes
 from .excerpt import Excerpt, ExcerptMeta, cut_window, select_track
 from .grammar import Kind, PerTokGrammar
 from .midi_io import MidiInputError, describe, read_midi
-from .pertok_engine import CadenzaPerTok, bar_starts
+from .pertok_engine import CadenzaPerTok, _str_to_ticks, bar_starts
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf")
 SPECIAL_TOKENS = ("PAD_None", "BOS_None", "EOS_None", "MASK_None")
@@ -274,11 +274,7 @@ class PerTokTokenizer(PreTrainedTokenizer):
     @functools.cached_property
     def time_shift_ticks(self) -> dict[int, int]:
         """``{id: ticks}`` of the TimeShift tokens (values written ``beat.ticks.ticks_per_quarter``)."""
-        out = {}
-        for i in self.token_families["timeshift"]:
-            beat, sub, _ = (int(x) for x in self.ids_to_tokens[i].split("_", 1)[1].split("."))
-            out[i] = beat * self.ticks_per_quarter + sub
-        return out
+        return {i: _str_to_ticks(self.ids_to_tokens[i].split("_", 1)[1]) for i in self.token_families["timeshift"]}
 
     @property
     def microtiming_ids(self) -> list[int]:

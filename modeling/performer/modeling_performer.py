@@ -59,6 +59,13 @@ def eager_attention_forward(
     return attn_output, attn_weights
 
 
+def shift_tick_table(config: CadenzaPerformerConfig) -> torch.Tensor:
+    """`(vocab_size,)` long tensor: the ticks each `TimeShift` id moves time by (`config.time_shift_*`), 0 elsewhere."""
+    table = torch.zeros(config.vocab_size, dtype=torch.long)
+    table[torch.tensor(config.time_shift_token_ids, dtype=torch.long)] = torch.tensor(config.time_shift_ticks)
+    return table
+
+
 class CadenzaPerformerEmbeddings(nn.Module):
     """Token embedding (scaled by sqrt(hidden_size)), plus a depthwise convolution of it over neighbouring tokens
     (`config.local_context_size`, see the config), plus the fixed sinusoidal position table, then LayerNorm."""
@@ -88,10 +95,8 @@ class CadenzaPerformerEmbeddings(nn.Module):
         self.metric = None
         if config.metric_grid:
             self.metric = nn.Embedding(config.metric_grid * config.metric_beats + 1, config.hidden_size)
-            ticks = torch.zeros(config.vocab_size, dtype=torch.long)
-            ticks[torch.tensor(config.time_shift_token_ids)] = torch.tensor(config.time_shift_ticks)
             # not persistent: a pure function of the config, re-created by `_init_weights` (see `position_table`)
-            self.register_buffer("shift_ticks", ticks, persistent=False)
+            self.register_buffer("shift_ticks", shift_tick_table(config), persistent=False)
         self.config = config
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
@@ -287,10 +292,7 @@ class CadenzaPerformerPreTrainedModel(PreTrainedModel):
                 init.zeros_(module.dynamics.weight)
             if module.metric is not None:  # zero, as the levels; the shift table is rebuilt from the config
                 init.zeros_(module.metric.weight)
-                ticks = torch.zeros_like(module.shift_ticks)
-                config = module.config
-                ticks[torch.tensor(config.time_shift_token_ids)] = torch.tensor(config.time_shift_ticks)
-                init.copy_(module.shift_ticks, ticks.to(module.shift_ticks.device))
+                init.copy_(module.shift_ticks, shift_tick_table(module.config).to(module.shift_ticks.device))
 
 
 class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
