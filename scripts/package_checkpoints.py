@@ -10,7 +10,8 @@ For each checkpoint given, copies ONLY ``config.json``, ``generation_config.json
 safetensors weights and the tokenizer files (no ``checkpoint-*``, optimizer state or
 training arguments), and writes the model card ``model_cards/<name>.md`` as
 ``README.md`` with its placeholders filled: ``{{train.*}}`` from the run's
-``training_record.json``, ``{{eval.*}}`` from the evaluation JSON given (the
+``training_record.json`` (its chain of ``--init_from`` runs is also shipped, as
+``training_lineage.json``, so a later run that continues the checkpoint keeps its history), ``{{eval.*}}`` from the evaluation JSON given (the
 ``--output-json`` of ``scripts/evaluate_composer.py`` / ``scripts/evaluate_performer.py``;
 one performer JSON holds every performer). Performers get
 ``performer_kind`` (``drums``/``pitched``) and ``performer_style`` (``drums``, ``pop``,
@@ -113,6 +114,11 @@ def stage(
         if unmask_order:
             config["unmask_order"] = unmask_order
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    from cadenza_hf.training.trainer import LINEAGE_FILE, training_lineage
+
+    lineage = training_lineage(run_dir)
+    if lineage:  # the runs that made these weights, so training can continue them elsewhere
+        (out / LINEAGE_FILE).write_text(json.dumps(lineage, indent=1, default=str) + "\n")
     try:
         card = fill_card((cards / card_name).read_text(encoding="utf-8"), card_values(run_dir, eval_json))
     except KeyError as err:

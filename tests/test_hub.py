@@ -375,7 +375,10 @@ def test_package_checkpoints_copies_only_model_files_and_fills_cards(runs, tmp_p
     for name, kind, style in shipped:
         files = sorted(p.name for p in (out / name).iterdir())
         expected = ["README.md", "config.json", "model.safetensors", "tokenizer_config.json", "vocab.json"]
+        expected.append("training_lineage.json")  # the run's record (its chain of --init_from runs)
         assert files == sorted(expected + (["generation_config.json"] if name == "composer" else []))
+        lineage = json.loads((out / name / "training_lineage.json").read_text())
+        assert [r["global_step"] for r in lineage] == [CARD_VALUES["train"]["global_step"]]
         config = json.loads((out / name / "config.json").read_text())
         assert config.get("performer_kind") == kind and config.get("performer_style") == style
         assert config.get("unmask_steps") == (8 if kind else None)

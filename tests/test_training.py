@@ -215,6 +215,15 @@ def test_training_lineage_follows_init_from_oldest_first(tmp_path):
     with pytest.raises(ValueError, match="loop"):
         training_lineage(looped)
 
+    # a shipped folder carries its chain as training_lineage.json; a run continuing it keeps that history
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "training_lineage.json").write_text(json.dumps(chain))
+    fourth = run("fourth", 5, shipped)
+    continued = training_lineage(fourth)
+    assert [r["global_step"] for r in continued] == [3, 2, 4, 5]
+    assert lineage_summary(fourth)["runs"] == 4
+
 
 def test_idea_attention_warm_start_trains_from_a_plain_composer(tiny_dataset, tmp_path):
     train = import_module("cadenza_hf.training.composer").main

@@ -205,6 +205,9 @@ def write_training_record(path: str, record: dict) -> None:
         json.dump(record, f, indent=1, default=str)
 
 
+LINEAGE_FILE = "training_lineage.json"
+
+
 def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
     """The training runs that produced ``run_dir``, oldest first.
 
@@ -213,12 +216,19 @@ def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
     recorded command, read relative to the current folder, as the command was run) and
     returns the records, ``run_dir``'s last. It stops at a run without a record or
     without ``--init_from``, and refuses a chain longer than ``max_depth`` (a loop).
+    A folder without a record but with ``training_lineage.json`` (what
+    ``scripts/package_checkpoints.py`` ships beside the weights: the whole chain, oldest
+    first) ends the chain with those records, so a run that continues a shipped
+    checkpoint, even on a fresh machine without the old run folders, keeps its history.
     """
 
     chain, here = [], Path(run_dir)
     while True:
         record_path = here / "training_record.json"
         if not record_path.is_file():
+            shipped = here / LINEAGE_FILE
+            if shipped.is_file():  # a packaged checkpoint carries the runs that made it
+                chain.extend(reversed(json.loads(shipped.read_text(encoding="utf-8"))))
             break
         record = json.loads(record_path.read_text(encoding="utf-8"))
         chain.append({"run": str(here), **record})
@@ -260,6 +270,7 @@ def lineage_summary(run_dir) -> dict:
 
 
 __all__ += [
+    "LINEAGE_FILE",
     "json_to_argv",
     "last_checkpoint",
     "lineage_summary",
