@@ -128,6 +128,30 @@ def test_padding_invariance(attn_implementation):
     assert (unmasked[0, :11] - alone).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_output_positions_compute_only_the_wanted_positions_and_match_the_full_pass(attn_implementation):
+    model = tiny_model()
+    model.set_attn_implementation(attn_implementation)
+    ids, labels, *_ = performance_batch(batch=2, notes=4)  # (2, 16)
+    attention_mask = torch.ones_like(ids)
+    attention_mask[0, 11:] = 0  # row 0 padded after 11 tokens
+    ids = ids.masked_fill(attention_mask == 0, PAD)
+    labels = labels.masked_fill(attention_mask == 0, -100)
+    positions = torch.tensor([1, 2, 9, 14])
+    full = model(ids, attention_mask=attention_mask)
+    part = model(ids, attention_mask=attention_mask, output_positions=positions)
+    assert part.logits.shape == (2, 4, VOCAB)
+    torch.testing.assert_close(part.logits, full.logits[:, positions], atol=1e-5, rtol=1e-5)
+    # labels are read at the kept positions: the loss is that of those positions in the full pass
+    kept = torch.full_like(labels, -100)
+    kept[:, positions] = labels[:, positions]
+    loss_full = model(ids, attention_mask=attention_mask, labels=kept).loss
+    loss_part = model(ids, attention_mask=attention_mask, labels=labels, output_positions=positions).loss
+    torch.testing.assert_close(loss_part, loss_full)
+    hidden = model.performer(ids, attention_mask=attention_mask, output_positions=positions).last_hidden_state
+    assert hidden.shape == (2, 4, model.config.hidden_size)
+
+
 def test_sdpa_matches_eager():
     model = tiny_model()
     ids, *_ = performance_batch()

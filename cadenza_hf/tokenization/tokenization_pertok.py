@@ -200,7 +200,8 @@ class PerTokTokenizer(PreTrainedTokenizer):
             use_velocities=True,
             use_durations=settings["use_durations"],
         )
-        self._kinds = self.grammar.kinds
+        # plain ints: the per-token loops below compare kinds one id at a time, which numpy scalars make slow
+        self._kinds = self.grammar.kinds.tolist()
 
     # ---- transformers vocabulary protocol --------------------------------------------
     @property
@@ -528,15 +529,17 @@ class PerTokTokenizer(PreTrainedTokenizer):
         """
         ids = _as_list(ids)
         vel, micro = [False] * len(ids), [False] * len(ids)
-        order = (["micro"] if self.settings["use_microtiming"] else []) + ["vel"]
-        perf_kinds = (Kind.VEL, Kind.MICRO, Kind.MASK)
-        for p, i in enumerate(ids):
-            if self._kinds[i] not in (Kind.PITCH, Kind.DRUM):
+        order = ([micro] if self.settings["use_microtiming"] else []) + [vel]
+        kinds = [self._kinds[i] for i in ids]
+        perf_kinds = {int(Kind.VEL), int(Kind.MICRO), int(Kind.MASK)}
+        note_kinds = {int(Kind.PITCH), int(Kind.DRUM)}
+        for p, kind in enumerate(kinds):
+            if kind not in note_kinds:
                 continue
-            for offset, slot in enumerate(order, start=1):
+            for offset, slots in enumerate(order, start=1):
                 q = p + offset
-                if q < len(ids) and self._kinds[ids[q]] in perf_kinds:
-                    (micro if slot == "micro" else vel)[q] = True
+                if q < len(ids) and kinds[q] in perf_kinds:
+                    slots[q] = True
         return vel, micro
 
     def merge_performance(self, masked_ids, predicted_ids) -> list[int]:

@@ -164,12 +164,22 @@ class CadenzaPerformerAttention(nn.Module):
         self.v_proj = nn.Linear(config.hidden_size, config.hidden_size)
         self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        query_index: torch.LongTensor | None = None,
+    ) -> torch.Tensor:
+        """`(B, T, hidden)`, or `(B, len(query_index), hidden)` when only the positions `query_index` ask (every
+        position is still a key and a value)."""
         batch, seq_len, _ = hidden_states.shape
         shape = (batch, seq_len, -1, self.head_dim)
-        query = self.q_proj(hidden_states).view(shape).transpose(1, 2)  # (B, H, T, D)
-        key = self.k_proj(hidden_states).view(shape).transpose(1, 2)
+        asking = hidden_states if query_index is None else hidden_states[:, query_index]
+        query = self.q_proj(asking).view(batch, asking.shape[1], -1, self.head_dim).transpose(1, 2)  # (B, H, Q, D)
+        key = self.k_proj(hidden_states).view(shape).transpose(1, 2)  # (B, H, T, D)
         value = self.v_proj(hidden_states).view(shape).transpose(1, 2)
+        if query_index is not None and attention_mask is not None:
+            attention_mask = attention_mask[:, :, query_index]  # (B, 1, Q, T)
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -183,7 +193,7 @@ class CadenzaPerformerAttention(nn.Module):
             scaling=self.scaling,
             is_causal=False,
         )
-        attn_output = attn_output.reshape(batch, seq_len, -1)  # (B, T, H, D) -> (B, T, hidden)
+        attn_output = attn_output.reshape(batch, asking.shape[1], -1)  # (B, Q, H, D) -> (B, Q, hidden)
         return self.o_proj(attn_output)
 
 
@@ -211,8 +221,15 @@ class CadenzaPerformerLayer(GradientCheckpointingLayer):
         self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        hidden_states = self.attention_norm(hidden_states + self.dropout(self.attention(hidden_states, attention_mask)))
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        query_index: torch.LongTensor | None = None,
+    ) -> torch.Tensor:
+        residual = hidden_states if query_index is None else hidden_states[:, query_index]
+        attended = self.attention(hidden_states, attention_mask, query_index)
+        hidden_states = self.attention_norm(residual + self.dropout(attended))
         return self.mlp_norm(hidden_states + self.dropout(self.mlp(hidden_states)))
 
 
@@ -319,6 +336,7 @@ class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
         level_ids: torch.LongTensor | None = None,
+        output_positions: torch.LongTensor | None = None,
     ) -> BaseModelOutput:
         r"""
         Args:
@@ -332,6 +350,11 @@ class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
                 Also return the embedding output and every layer's output.
             level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 1 + the dynamics level of each token's bar, 0 where unknown (only with `config.dynamics_levels`).
+            output_positions (`torch.LongTensor` of shape `(num_positions,)`, *optional*):
+                Increasing sequence positions whose last hidden states are wanted: the last layer then computes only
+                those (every earlier layer still runs on all positions, whose keys and values the last one reads), and
+                `last_hidden_state` is `(batch_size, num_positions, hidden_size)`. As `logits_to_keep` for causal
+                models, it saves the work for outputs nobody reads, e.g. the slots a decoding pass leaves masked.
         """
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
@@ -340,10 +363,15 @@ class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
             config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
         )  # None when nothing is padded; otherwise a backend-specific (B, 1, T, T) mask
         all_hidden_states = (hidden_states,) if output_hidden_states else None
-        for layer in self.layers:
-            hidden_states = layer(hidden_states, attention_mask)
+        if output_positions is not None and attention_mask is not None and not torch.is_tensor(attention_mask):
+            output_positions = None  # a backend mask that cannot be sliced by query: compute every position
+        last = len(self.layers) - 1
+        for index, layer in enumerate(self.layers):
+            hidden_states = layer(hidden_states, attention_mask, output_positions if index == last else None)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
+        if output_positions is not None and hidden_states.shape[1] != len(output_positions):
+            hidden_states = hidden_states[:, output_positions]  # no layers, or the unsliceable-mask fallback
         return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states)
 
 
@@ -394,6 +422,7 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         labels: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
         level_ids: torch.LongTensor | None = None,
+        output_positions: torch.LongTensor | None = None,
     ) -> MaskedLMOutput:
         r"""
         Args:
@@ -410,6 +439,9 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 Also return the embedding output and every layer's output.
             level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 1 + the dynamics level of each token's bar, 0 where unknown (only with `config.dynamics_levels`).
+            output_positions (`torch.LongTensor` of shape `(num_positions,)`, *optional*):
+                Increasing positions whose logits are wanted (see `CadenzaPerformerModel.forward`): `logits` is then
+                `(batch_size, num_positions, vocab_size)`, and `labels`, if given, are read at those positions.
         """
         outputs = self.performer(
             input_ids,
@@ -417,10 +449,13 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             position_ids=position_ids,
             output_hidden_states=output_hidden_states,
             level_ids=level_ids,
+            output_positions=output_positions,
         )
-        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, vocab)
+        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, vocab), or (B, num_positions, vocab)
         loss = None
         if labels is not None:
+            if output_positions is not None:
+                labels = labels[:, output_positions]
             loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
@@ -500,29 +535,32 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         remaining = slots.clone()  # (B, T) slots still masked
         total = slots.sum(-1)  # (B,) slots per row
         for step in range(steps):
-            logits = self(filled, attention_mask=attention_mask, level_ids=level_ids).logits[remaining].float()
+            to_commit = remaining.sum(-1)  # (B,) the last pass commits every slot left
+            if step < steps - 1:  # cosine schedule: share of each row's slots still masked after this pass
+                to_commit = to_commit - torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()
+            if not (to_commit > 0).any():
+                continue  # a pass that commits nothing changes nothing
+            # In note order the pass's commits are known before it runs, so only they are predicted; confidence order
+            # ranks every slot still masked.
+            commit = None
+            if order == "sequence" or step == steps - 1:
+                positions = torch.arange(remaining.shape[1], device=remaining.device).expand_as(remaining)
+                commit = remaining & (_rank(positions.neg(), remaining) < to_commit[:, None])
+            wanted = remaining if commit is None else commit  # (B, T) slots this pass predicts
+            columns = wanted.any(0).nonzero().squeeze(-1)  # positions any row wants; the last layer computes only these
+            logits = self(filled, attention_mask=attention_mask, level_ids=level_ids, output_positions=columns).logits
+            logits = logits[wanted[:, columns]].float()  # (N, vocab), row-major over `wanted`
             choice, confidence = self._choose(
-                logits, velocity_positions[remaining], temperature, top_p, generator, point_estimate
+                logits, velocity_positions[wanted], temperature, top_p, generator, point_estimate
             )
-            if step == steps - 1:
-                commit = remaining
-            else:
-                # cosine schedule: share of each row's slots still masked after this pass
-                still = torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()  # (B,)
-                to_commit = remaining.sum(-1) - still  # (B,)
-                score = torch.full(remaining.shape, float("-inf"), device=logits.device)
-                if order == "confidence":
-                    rank_by = confidence.log()
-                    if temperature > 0:
-                        rank_by = rank_by + temperature * _gumbel(rank_by.shape, generator, rank_by.device)
-                    score[remaining] = rank_by
-                else:
-                    positions = torch.arange(remaining.shape[1], device=logits.device).expand_as(remaining)
-                    score[remaining] = -positions[remaining].float()
-                rank = score.argsort(-1, descending=True).argsort(-1)  # (B, T): 0 = best
-                commit = remaining & (rank < to_commit[:, None])
+            if commit is None:
+                rank_by = torch.zeros(remaining.shape, device=logits.device)
+                rank_by[wanted] = confidence.log()
+                if temperature > 0:
+                    rank_by = rank_by + temperature * _gumbel(rank_by.shape, generator, rank_by.device)
+                commit = remaining & (_rank(rank_by, remaining) < to_commit[:, None])
             chosen = torch.full(remaining.shape, -1, dtype=torch.long, device=logits.device)
-            chosen[remaining] = choice
+            chosen[wanted] = choice
             filled = torch.where(commit, chosen.to(filled.dtype), filled)
             remaining = remaining & ~commit
             if not remaining.any():
@@ -618,6 +656,13 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         families[0, self.config.microtiming_token_ids] = True
         families[1, self.config.velocity_token_ids] = True
         return families[is_velocity.long()]
+
+
+def _rank(score: torch.Tensor, among: torch.BoolTensor) -> torch.LongTensor:
+    """`(B, T)`: each position's rank by `score` (0 = highest) among the True positions of its row of `among`;
+    the other positions rank after them."""
+    score = score.float().masked_fill(~among, float("-inf"))
+    return score.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1)
 
 
 def _gumbel(shape, generator: torch.Generator | None, device) -> torch.Tensor:
