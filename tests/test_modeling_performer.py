@@ -301,6 +301,34 @@ def test_iterative_fill_in_sequence_order_reads_its_own_earlier_choices():
     )
 
 
+def test_linear_schedule_commits_the_same_share_each_pass():
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch(batch=2, notes=6)  # 12 slots per row
+    slots = vel | mt
+    kwargs = dict(velocity_positions=vel, microtiming_positions=mt, order="sequence")
+    # 3 linear passes: the earliest 4 slots of each row from the all-masked input, then 4 more reading them, ...
+    expected = ids.clone()
+    for k in range(3):
+        predicted = _restricted_argmax(model, expected, vel & (expected == MASK), mt & (expected == MASK))
+        for b in range(ids.shape[0]):
+            for t in slots[b].nonzero().squeeze(-1).tolist()[4 * k : 4 * (k + 1)]:
+                expected[b, t] = predicted[b, t]
+    assert torch.equal(model.fill_performance(ids, steps=3, schedule="linear", **kwargs), expected)
+    model.config.unmask_schedule = "linear"  # the checkpoint's own schedule when the caller does not say
+    assert torch.equal(model.fill_performance(ids, steps=3, **kwargs), expected)
+    # the passes predict (in note order: commit) 4, 4, 4 slots per row; cosine ones 2, 4, 6
+    asked = []
+    forward = model.forward
+    model.forward = lambda *a, **k: asked.append(len(k["output_positions"])) or forward(*a, **k)
+    for schedule, counts in (("linear", [4, 4, 4]), ("cosine", [2, 4, 6])):
+        asked.clear()
+        model.fill_performance(ids, steps=3, schedule=schedule, **kwargs)
+        assert asked == counts
+    del model.forward
+    with pytest.raises(ValueError, match="schedule"):
+        model.fill_performance(ids, steps=3, schedule="exponential", **kwargs)
+
+
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_iterative_fill_by_confidence_fills_every_slot_from_its_family(temperature):
     model = tiny_model()
@@ -471,6 +499,7 @@ def test_trainer_gradient_accumulation_keeps_the_loss_scale(tmp_path):
         (dict(mask_token_id=VOCAB), str(VOCAB)),
         (dict(num_hidden_layers=0), "got 0"),
         (dict(hidden_dropout=1.5), "1.5"),
+        (dict(unmask_schedule="exponential"), "'exponential'"),
     ],
 )
 def test_config_validation_raises_quoting_the_value(overrides, message):

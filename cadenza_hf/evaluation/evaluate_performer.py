@@ -782,6 +782,7 @@ def evaluate(args, argv: list[str]) -> dict:
             "inputs": args.inputs,
             "inputs_of": "; ".join(f"{p} performer: {', '.join(cs)}" for p, cs in inputs_of.items()),
             "order": args.order or {c: m.config.unmask_order for c, (m, _) in models.items()},
+            "schedule": {c: m.config.unmask_schedule for c, (m, _) in models.items()},
             "decodings": [d[0] for d in decodings],
             "max_length": max_length,
             "kl_direction": "KL(train || model)",

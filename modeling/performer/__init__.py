@@ -12,6 +12,7 @@ _LAZY = {
     "CadenzaPerformerConfig": "configuration_performer",
     "POINT_ESTIMATES": "modeling_performer",
     "UNMASK_ORDERS": "configuration_performer",
+    "UNMASK_SCHEDULES": "configuration_performer",
     "convert_legacy_state_dict": "modeling_performer",
     "CadenzaPerformerForMaskedLM": "modeling_performer",
     "CadenzaPerformerModel": "modeling_performer",
@@ -20,7 +21,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .configuration_performer import PERFORMER_PRESETS, UNMASK_ORDERS, CadenzaPerformerConfig
+    from .configuration_performer import PERFORMER_PRESETS, UNMASK_ORDERS, UNMASK_SCHEDULES, CadenzaPerformerConfig
     from .modeling_performer import (
         POINT_ESTIMATES,
         CadenzaPerformerForMaskedLM,
@@ -47,6 +48,7 @@ __all__ = [
     "PERFORMER_PRESETS",
     "POINT_ESTIMATES",
     "UNMASK_ORDERS",
+    "UNMASK_SCHEDULES",
     "convert_legacy_state_dict",
     "sinusoidal_position_table",
 ]

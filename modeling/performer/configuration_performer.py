@@ -27,6 +27,8 @@ PERFORMER_PRESETS: dict[str, dict] = {
 # in which order iterative unmasking (`fill_performance(steps > 1)`) commits slots: most confident first (MaskGIT)
 # or in sequence (note) order
 UNMASK_ORDERS = ("confidence", "sequence")
+# how many slots each pass commits: few at first and more later (MaskGIT's cosine) or the same share every pass
+UNMASK_SCHEDULES = ("cosine", "linear")
 
 
 @strict
@@ -95,6 +97,12 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             narrows what a sampling performer plays (a mode-seeking bias, like a lower temperature); sequence order
             keeps each note's spread. Which one is right is a property of the trained checkpoint (how wide its own
             per-note distributions are), so each checkpoint owns it; the shipped cards say which was measured.
+        unmask_schedule (`str`, *optional*, defaults to `"cosine"`):
+            How many slots each pass commits (one of `UNMASK_SCHEDULES`): `"cosine"` (MaskGIT), few at first and
+            more at each later pass, so the first confident commits steer the rest, or `"linear"`, the same share
+            every pass. In note order every pass's commits are sampled side by side, each reading only the notes
+            before them, so the largest pass bounds how many neighbours a note is blind to: with 8 cosine passes it
+            is about a fifth of the slots, with 6 linear ones a sixth.
         dynamics_levels (`int`, *optional*, defaults to 0):
             Number of per-bar dynamics levels the performer is conditioned on (0: none, the paper's performer). Each
             token's embedding gets a learned vector for its bar's level (the bar's mean velocity in bins of
@@ -173,6 +181,7 @@ class CadenzaPerformerConfig(PreTrainedConfig):
     local_context_size: int = 5
     unmask_steps: int = 1
     unmask_order: str = "confidence"
+    unmask_schedule: str = "cosine"
     dynamics_levels: int = 0
     dynamics_level_width: int = 8
     dynamics_start_probs: list[float] = field(default_factory=list)
@@ -215,6 +224,8 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             raise ValueError(f"`unmask_steps` must be a positive int, got {self.unmask_steps!r}.")
         if self.unmask_order not in UNMASK_ORDERS:
             raise ValueError(f"`unmask_order` must be one of {UNMASK_ORDERS}, got {self.unmask_order!r}.")
+        if self.unmask_schedule not in UNMASK_SCHEDULES:
+            raise ValueError(f"`unmask_schedule` must be one of {UNMASK_SCHEDULES}, got {self.unmask_schedule!r}.")
         self._check_dynamics()
         self._check_metric()
         for name in ("hidden_dropout", "attention_dropout"):

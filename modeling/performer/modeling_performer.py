@@ -21,7 +21,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from .configuration_performer import UNMASK_ORDERS, CadenzaPerformerConfig
+from .configuration_performer import UNMASK_ORDERS, UNMASK_SCHEDULES, CadenzaPerformerConfig
 
 # what `fill_performance(temperature=0)` may pick per slot: the most likely bin or the median bin
 POINT_ESTIMATES = ("argmax", "median", "mean")
@@ -473,11 +473,12 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         steps: int = 1,
         order: str | None = None,
         level_ids: torch.LongTensor | None = None,
+        schedule: str | None = None,
     ) -> torch.LongTensor:
         r"""
         Predict every velocity and microtiming slot: in one bidirectional forward pass (`steps=1`, paper §3.2), or
-        by iterative unmasking (`steps > 1`, as MaskGIT): every pass predicts all slots still masked, commits a
-        share of them (a cosine schedule: few at first, the rest at the last pass), and the next pass reads the
+        by iterative unmasking (`steps > 1`, as MaskGIT): every pass predicts the slots still masked, commits a
+        share of them (`schedule`: few at first, or the same share each pass), and the next pass reads the
         committed values, so later notes agree with earlier choices instead of each being an independent draw
         from its marginal. Iterative decoding needs a performer trained with partly masked inputs
         (`PerformerCollator(min_mask_ratio < 1)`); one trained only at 100% never saw a filled slot.
@@ -519,6 +520,9 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Per-token dynamics levels (see `forward`): drawn by `sample_level_ids`, or read off a performance
                 being kept.
+            schedule (`str`, *optional*, defaults to `config.unmask_schedule`):
+                With `steps > 1`, how many slots each pass commits: `"cosine"` (MaskGIT: after pass `k` of `steps`, a
+                share `cos(pi/2 * k/steps)` of each row's slots is still masked) or `"linear"` (`1 - k/steps`).
 
         Returns:
             `torch.LongTensor` of shape `(batch_size, sequence_length)`: a filled copy of `input_ids`.
@@ -531,13 +535,18 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         order = self.config.unmask_order if order is None else order
         if order not in UNMASK_ORDERS:
             raise ValueError(f"`order` must be one of {UNMASK_ORDERS}, got {order!r}.")
+        schedule = self.config.unmask_schedule if schedule is None else schedule
+        if schedule not in UNMASK_SCHEDULES:
+            raise ValueError(f"`schedule` must be one of {UNMASK_SCHEDULES}, got {schedule!r}.")
         filled = input_ids.masked_fill(slots, self.config.mask_token_id)
         remaining = slots.clone()  # (B, T) slots still masked
         total = slots.sum(-1)  # (B,) slots per row
         for step in range(steps):
             to_commit = remaining.sum(-1)  # (B,) the last pass commits every slot left
-            if step < steps - 1:  # cosine schedule: share of each row's slots still masked after this pass
-                to_commit = to_commit - torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()
+            if step < steps - 1:  # minus the slots of each row the schedule leaves masked after this pass
+                done = (step + 1) / steps
+                left = math.cos(math.pi / 2 * done) if schedule == "cosine" else 1 - done
+                to_commit = to_commit - torch.floor(total * left).long()
             if not (to_commit > 0).any():
                 continue  # a pass that commits nothing changes nothing
             # In note order the pass's commits are known before it runs, so only they are predicted; confidence order
