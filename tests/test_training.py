@@ -223,6 +223,9 @@ def test_training_lineage_follows_init_from_oldest_first(tmp_path):
     continued = training_lineage(fourth)
     assert [r["global_step"] for r in continued] == [3, 2, 4, 5]
     assert lineage_summary(fourth)["runs"] == 4
+    # packaging the fourth run into that folder does not count it twice
+    (shipped / "training_lineage.json").write_text(json.dumps(continued))
+    assert [r["global_step"] for r in training_lineage(fourth)] == [3, 2, 4, 5]
 
 
 def test_idea_attention_warm_start_trains_from_a_plain_composer(tiny_dataset, tmp_path):

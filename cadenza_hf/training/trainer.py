@@ -228,7 +228,12 @@ def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
         if not record_path.is_file():
             shipped = here / LINEAGE_FILE
             if shipped.is_file():  # a packaged checkpoint carries the runs that made it
-                chain.extend(reversed(json.loads(shipped.read_text(encoding="utf-8"))))
+                earlier = json.loads(shipped.read_text(encoding="utf-8"))
+                # once the run that continued it is itself packaged there, its record (and what
+                # followed) is already in the chain: keep only the runs before it
+                seen = {r.get("command") for r in chain}
+                cut = next((i for i, r in enumerate(earlier) if r.get("command") in seen), len(earlier))
+                chain.extend(reversed(earlier[:cut]))
             break
         record = json.loads(record_path.read_text(encoding="utf-8"))
         chain.append({"run": str(here), **record})
