@@ -217,7 +217,7 @@ def training_lineage(run_dir, max_depth: int = 20) -> list[dict]:
     returns the records, ``run_dir``'s last. It stops at a run without a record or
     without ``--init_from``, and refuses a chain longer than ``max_depth`` (a loop).
     A folder without a record but with ``training_lineage.json`` (what
-    ``scripts/package_checkpoints.py`` ships beside the weights: the whole chain, oldest
+    the checkpoint packager ships beside the weights: the whole chain, oldest
     first) ends the chain with those records, so a run that continues a shipped
     checkpoint, even on a fresh machine without the old run folders, keeps its history.
     """
