@@ -119,6 +119,11 @@ def _is_midi_input(item) -> bool:
     return isinstance(item, str) and item.lower().endswith(MIDI_SUFFIXES)
 
 
+# token kinds as plain ints, for the per-token loops: a note, and what may fill a note's performance slot
+_NOTE_KINDS = frozenset({int(Kind.PITCH), int(Kind.DRUM)})
+_SLOT_KINDS = frozenset({int(Kind.VEL), int(Kind.MICRO), int(Kind.MASK)})
+
+
 class PerTokTokenizer(PreTrainedTokenizer):
     """PerTok tokenizer (paper §2.2) for single-track excerpts, as a transformers tokenizer.
 
@@ -531,14 +536,12 @@ class PerTokTokenizer(PreTrainedTokenizer):
         vel, micro = [False] * len(ids), [False] * len(ids)
         order = ([micro] if self.settings["use_microtiming"] else []) + [vel]
         kinds = [self._kinds[i] for i in ids]
-        perf_kinds = {int(Kind.VEL), int(Kind.MICRO), int(Kind.MASK)}
-        note_kinds = {int(Kind.PITCH), int(Kind.DRUM)}
         for p, kind in enumerate(kinds):
-            if kind not in note_kinds:
+            if kind not in _NOTE_KINDS:
                 continue
             for offset, slots in enumerate(order, start=1):
                 q = p + offset
-                if q < len(ids) and kinds[q] in perf_kinds:
+                if q < len(ids) and kinds[q] in _SLOT_KINDS:
                     slots[q] = True
         return vel, micro
 

@@ -363,15 +363,11 @@ class CadenzaPerformerModel(CadenzaPerformerPreTrainedModel):
             config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
         )  # None when nothing is padded; otherwise a backend-specific (B, 1, T, T) mask
         all_hidden_states = (hidden_states,) if output_hidden_states else None
-        if output_positions is not None and attention_mask is not None and not torch.is_tensor(attention_mask):
-            output_positions = None  # a backend mask that cannot be sliced by query: compute every position
-        last = len(self.layers) - 1
+        last = len(self.layers) - 1  # the config requires at least one layer
         for index, layer in enumerate(self.layers):
             hidden_states = layer(hidden_states, attention_mask, output_positions if index == last else None)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-        if output_positions is not None and hidden_states.shape[1] != len(output_positions):
-            hidden_states = hidden_states[:, output_positions]  # no layers, or the unsliceable-mask fallback
         return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states)
 
 
