@@ -12,8 +12,9 @@ training arguments), and writes the model card ``model_cards/<name>.md`` as
 ``README.md`` with its placeholders filled: ``{{train.*}}`` from the run's
 ``training_record.json`` (its chain of ``--init_from`` runs is also shipped, as
 ``training_lineage.json``, so a later run that continues the checkpoint keeps its
-history), ``{{eval.*}}`` from the evaluation JSON given (the ``--output-json`` of ``scripts/evaluate_composer.py`` / ``scripts/evaluate_performer.py``;
-one performer JSON holds every performer). Performers get
+history), ``{{eval.*}}`` from the evaluation JSON given (the ``--output-json`` of
+``scripts/evaluate_composer.py`` / ``scripts/evaluate_performer.py``; one performer JSON
+holds every performer). Performers get
 ``performer_kind`` (``drums``/``pitched``) and ``performer_style`` (``drums``, ``pop``,
 ``classical``) in their ``config.json``, which the pipelines route by, and with
 ``--performer-unmask-steps N`` their default number of decoding passes.
