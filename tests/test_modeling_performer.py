@@ -301,6 +301,32 @@ def test_iterative_fill_in_sequence_order_reads_its_own_earlier_choices():
     )
 
 
+def test_interleaved_order_spreads_the_first_commits_and_fills_the_gaps_between_them():
+    model = tiny_model()
+    ids, _, vel, mt, _ = performance_batch(batch=2, notes=8)  # 16 slots per row, a note's two slots side by side
+    kwargs = dict(velocity_positions=vel, microtiming_positions=mt, order="interleaved", schedule="linear")
+    # 4 linear passes commit 4 slots (2 notes) each, in bit-reversed note order: notes 0 and 4, then 2 and 6,
+    # then 1 and 5, then 3 and 7; each pass reads the notes committed before it
+    expected = ids.clone()
+    for notes in ((0, 4), (2, 6), (1, 5), (3, 7)):
+        predicted = _restricted_argmax(model, expected, vel & (expected == MASK), mt & (expected == MASK))
+        for n in notes:
+            expected[:, 4 * n + 1 : 4 * n + 3] = predicted[:, 4 * n + 1 : 4 * n + 3]
+    got = model.fill_performance(ids, steps=4, **kwargs)
+    assert torch.equal(got, expected)
+    # every pass predicts only the slots it commits, as in note order
+    asked = []
+    forward = model.forward
+    model.forward = lambda *a, **k: asked.append(len(k["output_positions"])) or forward(*a, **k)
+    model.fill_performance(ids, steps=4, **kwargs)
+    del model.forward
+    assert asked == [4, 4, 4, 4]
+    model.config.unmask_order = "interleaved"  # the checkpoint's own order when the caller does not say
+    assert torch.equal(
+        model.fill_performance(ids, steps=4, velocity_positions=vel, microtiming_positions=mt, schedule="linear"), got
+    )
+
+
 def test_linear_schedule_commits_the_same_share_each_pass():
     model = tiny_model()
     ids, _, vel, mt, _ = performance_batch(batch=2, notes=6)  # 12 slots per row

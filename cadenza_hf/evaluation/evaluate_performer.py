@@ -636,6 +636,8 @@ def write_section(path: Path, section: str) -> None:
 
 # ---- main -----------------------------------------------------------------------------------
 def parse_args(argv):
+    from ..modeling.performer import UNMASK_ORDERS
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--groove-model", required=True, help="performer trained on Groove (with its tokenizer)")
     p.add_argument("--pop909-model", required=True, help="performer trained on POP909 (with its tokenizer)")
@@ -664,7 +666,7 @@ def parse_args(argv):
     )
     p.add_argument(
         "--order",
-        choices=("confidence", "sequence"),
+        choices=UNMASK_ORDERS,
         help="unmasking order of the coherent sampler (default: each performer's own config.unmask_order)",
     )
     p.add_argument(

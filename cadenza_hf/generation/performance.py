@@ -33,7 +33,7 @@ def fill_performance_ids(
     performance-masked ids, or composition-only ids (slots are inserted first).
     ``point_estimate`` (``"argmax"`` or ``"median"``) is what ``temperature == 0`` picks;
     see ``CadenzaPerformerForMaskedLM.fill_performance``. ``steps`` > 1 decodes by
-    iterative unmasking in ``order`` (``"confidence"`` or ``"sequence"``; default the
+    iterative unmasking in ``order`` (``"confidence"``, ``"sequence"`` or ``"interleaved"``; default the
     performer's ``config.unmask_order``); 1 is the
     paper's one-shot fill of a 100%-masked input. ``keep`` names the families
     (``"velocity"``, ``"microtiming"``) whose tokens in full input ids are kept as the

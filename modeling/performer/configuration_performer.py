@@ -26,7 +26,7 @@ PERFORMER_PRESETS: dict[str, dict] = {
 
 # in which order iterative unmasking (`fill_performance(steps > 1)`) commits slots: most confident first (MaskGIT)
 # or in sequence (note) order
-UNMASK_ORDERS = ("confidence", "sequence")
+UNMASK_ORDERS = ("confidence", "sequence", "interleaved")
 # how many slots each pass commits: few at first and more later (MaskGIT's cosine) or the same share every pass
 UNMASK_SCHEDULES = ("cosine", "linear")
 
@@ -95,7 +95,10 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             `"confidence"` (MaskGIT), the slots whose drawn value is most probable, or `"sequence"`, the earliest
             notes. Confidence order commits likely values first and leaves unlikely draws to be drawn again, so it
             narrows what a sampling performer plays (a mode-seeking bias, like a lower temperature); sequence order
-            keeps each note's spread. Which one is right is a property of the trained checkpoint (how wide its own
+            keeps each note's spread but draws each pass's notes blind to the notes after them; `"interleaved"`
+            commits notes spread evenly over the excerpt first and then the middles of the gaps (bit-reversed note
+            order), so most notes are drawn between two neighbours already chosen, as the random masks of training
+            leave them. Which one is right is a property of the trained checkpoint (how wide its own
             per-note distributions are), so each checkpoint owns it; the shipped cards say which was measured.
         unmask_schedule (`str`, *optional*, defaults to `"cosine"`):
             How many slots each pass commits (one of `UNMASK_SCHEDULES`): `"cosine"` (MaskGIT), few at first and

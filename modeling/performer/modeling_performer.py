@@ -512,7 +512,9 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             order (`str`, *optional*, defaults to `config.unmask_order`):
                 With `steps > 1`, which masked slots each pass commits: `"confidence"`, those whose chosen token is
                 most probable (when sampling, ranked with Gumbel noise scaled by the temperature, so the order is
-                itself sampled), or `"sequence"`, the earliest in the sequence (note order).
+                itself sampled), `"sequence"`, the earliest in the sequence (note order), or `"interleaved"`,
+                notes spread evenly over the excerpt first and then the middles of the gaps between committed notes
+                (bit-reversed note order), so that most notes are drawn between neighbours already chosen.
             level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Per-token dynamics levels (see `forward`): drawn by `sample_level_ids`, or read off a performance
                 being kept.
@@ -536,6 +538,12 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
             raise ValueError(f"`schedule` must be one of {UNMASK_SCHEDULES}, got {schedule!r}.")
         filled = input_ids.masked_fill(slots, self.config.mask_token_id)
         remaining = slots.clone()  # (B, T) slots still masked
+        # In note order and interleaved order, which slots each pass commits is fixed before it runs (highest first)
+        fixed = None
+        if order == "sequence":
+            fixed = torch.arange(slots.shape[1], device=slots.device).neg().expand_as(slots)
+        elif order == "interleaved":
+            fixed = _interleaved_priority(slots, velocity_positions)
         total = slots.sum(-1)  # (B,) slots per row
         for step in range(steps):
             to_commit = remaining.sum(-1)  # (B,) the last pass commits every slot left
@@ -545,12 +553,12 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 to_commit = to_commit - torch.floor(total * left).long()
             if not (to_commit > 0).any():
                 continue  # a pass that commits nothing changes nothing
-            # In note order the pass's commits are known before it runs, so only they are predicted; confidence order
-            # ranks every slot still masked.
+            # With a fixed order the pass's commits are known before it runs, so only they are predicted; confidence
+            # order ranks every slot still masked (its last pass commits them all).
             commit = None
-            if order == "sequence" or step == steps - 1:
-                positions = torch.arange(remaining.shape[1], device=remaining.device).expand_as(remaining)
-                commit = remaining & (_rank(positions.neg(), remaining) < to_commit[:, None])
+            if fixed is not None or step == steps - 1:
+                rank_by = fixed if fixed is not None else torch.zeros(remaining.shape, device=remaining.device)
+                commit = remaining & (_rank(rank_by, remaining) < to_commit[:, None])
             wanted = remaining if commit is None else commit  # (B, T) slots this pass predicts
             columns = wanted.any(0).nonzero().squeeze(-1)  # positions any row wants; the last layer computes only these
             logits = self(filled, attention_mask=attention_mask, level_ids=level_ids, output_positions=columns).logits
@@ -661,6 +669,24 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
         families[0, self.config.microtiming_token_ids] = True
         families[1, self.config.velocity_token_ids] = True
         return families[is_velocity.long()]
+
+
+def _interleaved_priority(slots: torch.BoolTensor, velocity_positions: torch.BoolTensor) -> torch.Tensor:
+    """`(B, T)` commit priority of each slot (highest first) for `order="interleaved"`: the `k`-th slot of a family
+    (velocity or microtiming) in its row gets minus the bit-reversal of `k` (van der Corput: notes 0, 8, 4, 12, 2,
+    ... of 16), so a note's two slots share a priority, the first passes spread their commits evenly over the
+    excerpt, and each later pass fills the middle of the gaps left."""
+    priority = torch.zeros(slots.shape, dtype=torch.float, device=slots.device)
+    for family in (slots & velocity_positions, slots & ~velocity_positions):
+        k = family.long().cumsum(-1) - 1  # (B, T) index of each slot among its family's slots
+        reversed_bits = torch.zeros_like(k)
+        for bit in range(_ORDER_BITS):
+            reversed_bits |= ((k >> bit) & 1) << (_ORDER_BITS - 1 - bit)
+        priority = torch.where(family, -reversed_bits.float(), priority)
+    return priority
+
+
+_ORDER_BITS = 20  # interleaved order reverses this many bits of the note index: far beyond any sequence length
 
 
 def _rank(score: torch.Tensor, among: torch.BoolTensor) -> torch.LongTensor:
