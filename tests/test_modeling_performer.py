@@ -327,6 +327,54 @@ def test_interleaved_order_spreads_the_first_commits_and_fills_the_gaps_between_
     )
 
 
+def _van_der_corput_order(n: int) -> list[int]:
+    """Reference for the interleaved order: 0..n-1 sorted by their bits read backwards (ties cannot occur)."""
+    width = max(1, (n - 1).bit_length())
+    return sorted(range(n), key=lambda k: int(format(k, f"0{width}b")[::-1], 2))
+
+
+def test_interleaved_order_is_bit_reversed_per_row_and_family_in_a_mixed_batch():
+    model = tiny_model()
+    # row 0: 7 notes; row 1: 3 notes then padding; row 2: 5 notes whose velocities are kept (microtiming open only)
+    ids, _, vel, mt, original = performance_batch(batch=3, notes=7)
+    attention = torch.ones_like(ids)
+    attention[1, 12:] = 0
+    ids[1, 12:] = 0
+    vel[1, 12:] = mt[1, 12:] = False
+    ids[2, 20:] = 0
+    attention[2, 20:] = 0
+    vel[2, 20:] = mt[2, 20:] = False
+    ids[2] = torch.where(vel[2], original[2], ids[2])  # kept velocities: not slots
+    vel[2] = False
+    committed_by_pass = []
+    forward = model.forward
+
+    def spy(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        committed_by_pass.append((args[0] == MASK).clone())
+        return out
+
+    model.forward = spy
+    filled = model.fill_performance(
+        ids, attention, velocity_positions=vel, microtiming_positions=mt, steps=5, order="interleaved", temperature=1.0
+    )
+    del model.forward
+    # the pass at which each slot was committed: the first pass whose input no longer masks it (or the last pass)
+    masked = torch.stack(committed_by_pass)  # (passes, B, T): still masked before each pass
+    when = masked.sum(0)  # passes each slot stayed masked before being committed
+    for row, notes in ((0, 7), (1, 3), (2, 5)):
+        for family in (vel[row], mt[row]):
+            positions = family.nonzero().squeeze(-1).tolist()
+            if not positions:
+                continue
+            order = _van_der_corput_order(len(positions))
+            times = [int(when[row, positions[k]]) for k in order]
+            assert times == sorted(times), (row, times)  # committed no earlier than the notes before it in the order
+            assert len(positions) == notes
+    assert not (filled == MASK).any()
+    assert torch.equal(filled[2][~mt[2]], ids[2][~mt[2]])  # kept velocities and padding untouched
+
+
 def test_linear_schedule_commits_the_same_share_each_pass():
     model = tiny_model()
     ids, _, vel, mt, _ = performance_batch(batch=2, notes=6)  # 12 slots per row

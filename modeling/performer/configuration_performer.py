@@ -24,8 +24,8 @@ PERFORMER_PRESETS: dict[str, dict] = {
     },
 }
 
-# in which order iterative unmasking (`fill_performance(steps > 1)`) commits slots: most confident first (MaskGIT)
-# or in sequence (note) order
+# in which order iterative unmasking (`fill_performance(steps > 1)`) commits slots: most confident first (MaskGIT),
+# in sequence (note) order, or interleaved (bit-reversed note order: spread notes first, then the gaps)
 UNMASK_ORDERS = ("confidence", "sequence", "interleaved")
 # how many slots each pass commits: few at first and more later (MaskGIT's cosine) or the same share every pass
 UNMASK_SCHEDULES = ("cosine", "linear")
@@ -92,11 +92,11 @@ class CadenzaPerformerConfig(PreTrainedConfig):
             velocities and timings already chosen (one player in one mood rather than independent draws per note).
         unmask_order (`str`, *optional*, defaults to `"confidence"`):
             Which masked slots each of those passes commits when the caller does not say (one of `UNMASK_ORDERS`):
-            `"confidence"` (MaskGIT), the slots whose drawn value is most probable, or `"sequence"`, the earliest
-            notes. Confidence order commits likely values first and leaves unlikely draws to be drawn again, so it
+            `"confidence"` (MaskGIT), the slots whose drawn value is most probable, `"sequence"`, the earliest
+            notes, or `"interleaved"` (below). Confidence order commits likely values first and leaves unlikely draws to be drawn again, so it
             narrows what a sampling performer plays (a mode-seeking bias, like a lower temperature); sequence order
             keeps each note's spread but draws each pass's notes blind to the notes after them; `"interleaved"`
-            commits notes spread evenly over the excerpt first and then the middles of the gaps (bit-reversed note
+            commits notes spread (roughly evenly) over the excerpt first and then the middles of the gaps (bit-reversed note
             order), so most notes are drawn between two neighbours already chosen, as the random masks of training
             leave them. Which one is right is a property of the trained checkpoint (how wide its own
             per-note distributions are), so each checkpoint owns it; the shipped cards say which was measured.

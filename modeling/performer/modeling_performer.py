@@ -513,7 +513,7 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 With `steps > 1`, which masked slots each pass commits: `"confidence"`, those whose chosen token is
                 most probable (when sampling, ranked with Gumbel noise scaled by the temperature, so the order is
                 itself sampled), `"sequence"`, the earliest in the sequence (note order), or `"interleaved"`,
-                notes spread evenly over the excerpt first and then the middles of the gaps between committed notes
+                notes spread (roughly evenly) over the excerpt first and then the middles of the gaps between committed notes
                 (bit-reversed note order), so that most notes are drawn between neighbours already chosen.
             level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Per-token dynamics levels (see `forward`): drawn by `sample_level_ids`, or read off a performance
@@ -686,7 +686,9 @@ def _interleaved_priority(slots: torch.BoolTensor, velocity_positions: torch.Boo
     return priority
 
 
-_ORDER_BITS = 20  # interleaved order reverses this many bits of the note index: far beyond any sequence length
+# interleaved order reverses this many bits of a slot's index among its family's slots: distinct priorities (exact in
+# float32) for up to 2**20 slots of a family in a row, far beyond max_position_embeddings (1024 by default)
+_ORDER_BITS = 20
 
 
 def _rank(score: torch.Tensor, among: torch.BoolTensor) -> torch.LongTensor:
