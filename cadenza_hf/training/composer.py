@@ -26,6 +26,7 @@ from .trainer import (
     KLSchedule,
     KLScheduleCallback,
     LossTermsTrainer,
+    end_distributed,
     last_checkpoint,
     load_train_eval,
     parse_script_args,
@@ -133,6 +134,7 @@ def main(argv=None) -> int:
         {"kl_schedule": asdict(schedule), "data": asdict(data_args)},
         program="cadenza train composer",
     )
+    end_distributed()
     return 0
 
 

@@ -29,6 +29,7 @@ from ..tokenization.dynamics import level_statistics
 from ..tokenization.tokenization_pertok import PerTokTokenizer
 from .trainer import (
     LossTermsTrainer,
+    end_distributed,
     last_checkpoint,
     load_train_eval,
     parse_script_args,
@@ -172,6 +173,7 @@ def main(argv=None) -> int:
     run_training(trainer, resume, argv, {"data": asdict(data_args)}, program="cadenza train performer")
     if training_args.push_to_hub and trainer.is_world_process_zero():
         trainer.push_to_hub()
+    end_distributed()
     return 0
 
 
