@@ -134,7 +134,7 @@ def main(argv=None) -> int:
         {"kl_schedule": asdict(schedule), "data": asdict(data_args)},
         program="cadenza train composer",
     )
-    end_distributed()
+    end_distributed(trainer)
     return 0
 
 

@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     run_training(trainer, resume, argv, {"data": asdict(data_args)}, program="cadenza train performer")
     if training_args.push_to_hub and trainer.is_world_process_zero():
         trainer.push_to_hub()
-    end_distributed()
+    end_distributed(trainer)
     return 0
 
 

@@ -377,17 +377,15 @@ def run_training(trainer, resume: str | None, argv: list[str] | None, extra: dic
     return record
 
 
-def end_distributed() -> None:
-    """Under ``accelerate launch``/``torchrun``: wait for every process, then close the process group.
+def end_distributed(trainer) -> None:
+    """Under ``accelerate launch``/``torchrun``: wait for every process, then close the process
+    group (accelerate's ``end_training``; both do nothing in one process).
 
     Left open, the group is torn down by the interpreter's exit, and a gloo process could abort
     there ("terminate called without an active exception", exit code -6) after its work was
-    done, which makes the launcher report the whole run as failed. Does nothing in one process."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    done, which makes the launcher report the whole run as failed."""
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()
 
 
 __all__ += ["WallClockCallback", "end_distributed", "load_train_eval", "run_training", "wall_seconds_before"]

@@ -93,13 +93,14 @@ class CadenzaPerformerConfig(PreTrainedConfig):
         unmask_order (`str`, *optional*, defaults to `"confidence"`):
             Which masked slots each of those passes commits when the caller does not say (one of `UNMASK_ORDERS`):
             `"confidence"` (MaskGIT), the slots whose drawn value is most probable, `"sequence"`, the earliest
-            notes, or `"interleaved"` (below). Confidence order commits likely values first and leaves unlikely draws to be drawn again, so it
-            narrows what a sampling performer plays (a mode-seeking bias, like a lower temperature); sequence order
-            keeps each note's spread but draws each pass's notes blind to the notes after them; `"interleaved"`
-            commits notes spread (roughly evenly) over the excerpt first and then the middles of the gaps (bit-reversed note
-            order), so most notes are drawn between two neighbours already chosen, as the random masks of training
-            leave them. Which one is right is a property of the trained checkpoint (how wide its own
-            per-note distributions are), so each checkpoint owns it; the shipped cards say which was measured.
+            notes, or `"interleaved"` (below). Confidence order commits likely values first and leaves unlikely
+            draws to be drawn again, so it narrows what a sampling performer plays (a mode-seeking bias, like a
+            lower temperature); sequence order keeps each note's spread but draws each pass's notes blind to the
+            notes after them; `"interleaved"` commits notes spread (roughly evenly) over the excerpt first and then
+            the middles of the gaps (bit-reversed note order), so most notes are drawn between two neighbours
+            already chosen, as the random masks of training leave them. Which one is right is a property of the
+            trained checkpoint (how wide its own per-note distributions are), so each checkpoint owns it; the
+            shipped cards say which was measured.
         unmask_schedule (`str`, *optional*, defaults to `"cosine"`):
             How many slots each pass commits (one of `UNMASK_SCHEDULES`): `"cosine"` (MaskGIT), few at first and
             more at each later pass, so the first confident commits steer the rest, or `"linear"`, the same share

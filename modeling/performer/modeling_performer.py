@@ -513,8 +513,9 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
                 With `steps > 1`, which masked slots each pass commits: `"confidence"`, those whose chosen token is
                 most probable (when sampling, ranked with Gumbel noise scaled by the temperature, so the order is
                 itself sampled), `"sequence"`, the earliest in the sequence (note order), or `"interleaved"`,
-                notes spread (roughly evenly) over the excerpt first and then the middles of the gaps between committed notes
-                (bit-reversed note order), so that most notes are drawn between neighbours already chosen.
+                notes spread (roughly evenly) over the excerpt first and then the middles of the gaps between
+                committed notes (bit-reversed note order), so that most notes are drawn between neighbours already
+                chosen.
             level_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
                 Per-token dynamics levels (see `forward`): drawn by `sample_level_ids`, or read off a performance
                 being kept.
@@ -674,8 +675,8 @@ class CadenzaPerformerForMaskedLM(CadenzaPerformerPreTrainedModel):
 def _interleaved_priority(slots: torch.BoolTensor, velocity_positions: torch.BoolTensor) -> torch.Tensor:
     """`(B, T)` commit priority of each slot (highest first) for `order="interleaved"`: the `k`-th slot of a family
     (velocity or microtiming) in its row gets minus the bit-reversal of `k` (van der Corput: notes 0, 8, 4, 12, 2,
-    ... of 16), so a note's two slots share a priority, the first passes spread their commits evenly over the
-    excerpt, and each later pass fills the middle of the gaps left."""
+    ... of 16), so a note's two slots share a priority, the first passes spread their commits (roughly) evenly
+    over the excerpt, and each later pass fills the middle of the gaps left."""
     priority = torch.zeros(slots.shape, dtype=torch.float, device=slots.device)
     for family in (slots & velocity_positions, slots & ~velocity_positions):
         k = family.long().cumsum(-1) - 1  # (B, T) index of each slot among its family's slots
