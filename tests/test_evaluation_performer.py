@@ -25,6 +25,7 @@ from cadenza_hf.evaluation.expressiveness import (
     microtiming_histogram,
     microtiming_mae,
     microtiming_percent,
+    score_timing_figures,
     ticks_to_percent,
     velocity_correlation,
     velocity_figures,
@@ -131,6 +132,26 @@ def test_figures_identical_and_shifted():
     mt = microtiming_figures(ref, later)
     assert mt["mean_diff"] == pytest.approx(10.0) and mt["std_diff"] == pytest.approx(0.0)
     assert microtiming_figures(ref, ref)["kl"] == 0.0
+
+
+def test_score_timing_leaves_out_the_score_grid():
+    # the same played timing on a 16th score and on an eighth-triplet score (160-tick steps at 480 tpq)
+    micro = [0, 12, -12, 24, -24, 6]
+    straight = _notes(np.arange(6) * 120, micro, [60] * 6, [80] * 6)
+    triplets = _notes(np.arange(6) * 160, micro, [60] * 6, [80] * 6)
+    # the paper's microtiming counts the triplets' distance from the 16th grid as timing ...
+    assert microtiming_figures(straight, triplets)["std_diff"] > 10.0
+    # ... the timing against the score does not: identical distributions
+    same = score_timing_figures(straight, triplets)
+    assert same["kl"] == 0.0 and same["mean_diff"] == 0.0 and same["std_diff"] == 0.0
+    # and it still sees added timing: 12 ticks later on every note = 10% of a 16th
+    later = score_timing_figures(
+        straight, _notes(straight.grid, np.asarray(micro) + 12, straight.pitch, straight.velocity)
+    )
+    assert later["mean_diff"] == pytest.approx(10.0) and later["kl"] > 1.0
+    # beyond +-50% of a 16th lands in the end bins instead of being dropped
+    far = score_timing_figures(straight, _notes(straight.grid, [90] * 6, straight.pitch, straight.velocity))
+    assert far["model_mean"] == pytest.approx(50.0, abs=1e-6)
 
 
 def test_mae_matches_notes_by_grid_and_pitch():
@@ -245,9 +266,9 @@ def test_evaluate_performer_end_to_end(tiny_dataset, tiny_performers, tmp_path, 
         and "python -m cadenza_hf.evaluation.evaluate_performer --groove-model" in out.splitlines()[0]
     )
     assert result["sizes"]["held_out_excerpts"] == {"groove": 4, "pop909": 4}
-    # Table 4: 2 performers x 6 decodings x 2 metrics, each with Train and Opposite columns
+    # Table 4: 2 performers x 6 decodings x 3 metrics (the paper's two and the timing against the score)
     keys = {(r["performer"], r["decoding"], r["metric"]) for r in result["table4"]}
-    metrics = ("velocity", "microtiming")
+    metrics = ("velocity", "microtiming", "timing_vs_score")
     decodings = ("argmax", "median", "mean", "T=1", "T=0, 3 steps", "T=1, 3 steps")
     assert keys == {(p, d, m) for p in ("groove", "pop909") for d in decodings for m in metrics}
     for row in result["table4"]:
