@@ -138,6 +138,21 @@ def group_means(values: np.ndarray, group: np.ndarray) -> np.ndarray:
     return (sums / np.maximum(counts, 1))[group]
 
 
+def quoted_performer(result: dict, collection: str, source) -> list[dict]:
+    """The performer's one-pass point estimates (median, mean) from an evaluate_performer JSON: their velocity MAE
+    and, where the evaluation measured it (the mean, the pipelines' temperature-0 output), their within-excerpt r."""
+    within = {
+        h["decoding"]: h["point_correlation"]
+        for h in result.get("human", [])
+        if h["dataset"] == collection and h["decoding"] == h.get("point")
+    }
+    return [
+        {"method": f"{r['method']}, from {source}", "mae": r["velocity_mae"], "within_r": within.get(r["decoding"])}
+        for r in result["mae"]
+        if r["dataset"] == collection and r.get("kind") == "performer_own" and r["decoding"] in ("median", "mean")
+    ]
+
+
 def within_correlation(predicted: np.ndarray, real: np.ndarray, group: np.ndarray) -> float:
     """Mean over excerpts of the Pearson correlation of predicted and real velocities (0 for a flat excerpt),
     the figure issue 16 asks of a performer's point estimate."""
@@ -239,10 +254,7 @@ def evaluate(args, argv: list[str]) -> dict:
         ),
     ]
     if args.performer_eval:
-        for r in json.loads(args.performer_eval.read_text())["mae"]:
-            if r["dataset"] == args.collection and r.get("kind") == "performer_own" and r["decoding"] == "median":
-                quoted = {"method": f"{r['method']}, from {args.performer_eval}", "mae": r["velocity_mae"]}
-                rows.insert(3, {**quoted, "within_r": None})
+        rows[3:3] = quoted_performer(json.loads(args.performer_eval.read_text()), args.collection, args.performer_eval)
     baseline = rows[0]["mae"]
     for r in rows:
         r["vs_mean_baseline"] = r["mae"] / baseline

@@ -411,6 +411,31 @@ def test_velocity_ceiling_features_are_the_quantized_score(tokenizer):
     assert sorted(velocity.tolist()) == [59, 71, 91, 99]  # performed velocities, binned by PerTok
 
 
+def test_velocity_ceiling_quotes_the_performers_point_estimates():
+    """The ceiling table quotes the performer's median and mean rows with the within-excerpt r the evaluation
+    measured for its temperature-0 output (the mean), and nothing from another set or a sampled decoding."""
+    ceiling = load_script("velocity_ceiling")
+    mae = [
+        {"dataset": "pop909", "kind": "performer_own", "method": "pop909 performer (mean)", "decoding": "mean"},
+        {"dataset": "pop909", "kind": "performer_own", "method": "pop909 performer (median)", "decoding": "median"},
+        {"dataset": "pop909", "kind": "performer_own", "method": "pop909 performer (T=1)", "decoding": "T=1"},
+        {"dataset": "pop909", "kind": "performer_other", "method": "asap performer (mean)", "decoding": "mean"},
+        {"dataset": "asap", "kind": "performer_own", "method": "asap performer (mean)", "decoding": "mean"},
+    ]
+    for k, row in enumerate(mae):
+        row["velocity_mae"] = 10.0 + k
+    human = [
+        {"dataset": "pop909", "decoding": "mean", "point": "mean", "point_correlation": 0.25},
+        {"dataset": "pop909", "decoding": "T=1", "point": "mean", "point_correlation": 0.25},
+        {"dataset": "asap", "decoding": "mean", "point": "mean", "point_correlation": 0.42},
+    ]
+    rows = ceiling.quoted_performer({"mae": mae, "human": human}, "pop909", "eval.json")
+    assert [(r["method"], r["mae"], r["within_r"]) for r in rows] == [
+        ("pop909 performer (mean), from eval.json", 10.0, 0.25),
+        ("pop909 performer (median), from eval.json", 11.0, None),
+    ]
+
+
 def test_evaluate_performer_three_styles_and_chosen_decodings(tiny_dataset, tiny_performers, tmp_path):
     """A third (classical) performer on its own dataset: Table 4 takes the nearest other training set, the
     ASAP timing spread becomes a target, and --decodings runs only the coherent sampler."""
